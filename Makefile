@@ -1,0 +1,52 @@
+# The platform's commands. `make demo` sets up what is missing and runs one full cycle;
+# `make test` runs every test against real services it starts itself.
+
+PYTHON_BIN ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JARS_DIR := .local/jars
+JARS_STAMP := $(JARS_DIR)/.fetched
+
+.PHONY: setup jars demo start status stop load test unit integration clean-data
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+$(JARS_STAMP): spark/jars/pom.xml
+	mvn --batch-mode --quiet -f spark/jars/pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS_DIR)
+	touch $(JARS_STAMP)
+
+setup: $(STAMP) $(JARS_STAMP)
+jars: $(JARS_STAMP)
+
+demo: setup
+	$(PY) -m stack demo
+
+start: setup
+	$(PY) -m stack start
+
+status:
+	$(PY) -m stack status
+
+stop:
+	$(PY) -m stack stop
+
+load: setup
+	$(PY) -m spark.lake_to_warehouse
+
+test: setup
+	$(PY) -m pytest tests
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+integration: setup
+	$(PY) -m pytest tests/integration
+
+clean-data: stop
+	rm -rf .local/postgres .local/lake .local/logs

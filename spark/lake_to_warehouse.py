@@ -1,0 +1,227 @@
+"""Spark job: what is new in the lake -> cleaned, typed, deduplicated -> merged into the warehouse.
+
+read: documents fetched after the last successful watermark minus a look-back, up to the newest
+      `fetched_at` seen at the start of the run, with explicit schemas;
+transform: spark.transforms;
+write: staging tables over JDBC, then one transaction merges them, recomputes the touched OHLC
+       buckets and records the run with its new watermark.
+
+Run it as `python -m spark.lake_to_warehouse` or through spark-submit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+from bson import ObjectId
+from pymongo import DESCENDING, MongoClient
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+
+from common.settings import Settings, SettingsError, get_settings
+from producer.ingest import new_run_id
+from producer.lake import DEAD_LETTERS, RAW_COLLECTIONS, LakeWriter
+from spark import transforms as T
+from spark import warehouse
+from spark.schemas import RAW_SCHEMAS
+
+log = logging.getLogger("lake_to_warehouse")
+REJECTED_SAMPLE = 10_000
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    watermark_from: str | None
+    watermark_to: str | None
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_rejected: int = 0
+    per_table: dict[str, int] = field(default_factory=dict)
+
+
+def spark_session(settings: Settings, app_name: str = "lake_to_warehouse", **conf: str) -> SparkSession:
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+    )
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    if settings.SPARK_MASTER:
+        builder = builder.master(settings.SPARK_MASTER)
+    jars = sorted(Path(settings.SPARK_JARS_DIR).glob("*.jar"))
+    if jars:
+        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    return builder.getOrCreate()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
+
+
+def newest_fetched_at(db) -> datetime | None:
+    newest = None
+    for name in RAW_COLLECTIONS:
+        doc = db[name].find_one({}, {"fetched_at": 1}, sort=[("fetched_at", DESCENDING)])
+        if doc and (newest is None or _as_utc(doc["fetched_at"]) > newest):
+            newest = _as_utc(doc["fetched_at"])
+    return newest
+
+
+def read_collection(spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime) -> DataFrame:
+    def bson_date(moment: datetime) -> dict:
+        return {"$date": {"$numberLong": str(int(moment.timestamp() * 1000))}}
+
+    window = {"$lte": bson_date(hi)}
+    if lo is not None:
+        window["$gt"] = bson_date(lo)
+    return (
+        spark.read.format("mongodb")
+        .option("connection.uri", settings.MONGO_URI)
+        .option("database", settings.MONGO_DB)
+        .option("collection", name)
+        .option("aggregation.pipeline", json.dumps([{"$match": {"fetched_at": window}}]))
+        .schema(RAW_SCHEMAS[name])
+        .load()
+    )
+
+
+def write_staging(df: DataFrame, table: str, settings: Settings) -> None:
+    (
+        df.write.format("jdbc")
+        .option("url", settings.jdbc_url + "?reWriteBatchedInserts=true")
+        .option("dbtable", table)
+        .option("user", settings.POSTGRES_USER)
+        .option("password", settings.POSTGRES_PASSWORD.get_secret_value())
+        .option("driver", "org.postgresql.Driver")
+        .option("batchsize", 10_000)
+        .mode("append")
+        .save()
+    )
+
+
+def dead_letter_rejected(db, rejected: list, run_id: str) -> None:
+    """Copy each rejected lake document to dead_letters once, with the reason it failed."""
+    by_collection: dict[str, dict[str, str]] = {}
+    for row in rejected:
+        by_collection.setdefault(row["collection"], {})[row["_id"]] = row["reason"]
+    letters = []
+    for collection, reasons in by_collection.items():
+        ids = [ObjectId(i) if ObjectId.is_valid(i) else i for i in reasons]
+        for doc in db[collection].find({"_id": {"$in": ids}}):
+            letters.append({
+                "_id": f"{warehouse.JOB}:{collection}:{doc['_id']}",
+                "source": doc.get("source"),
+                "endpoint": doc.get("endpoint"),
+                "fetched_at": doc.get("fetched_at"),
+                "run_id": run_id,
+                "reason": f"{warehouse.JOB}: {reasons[str(doc['_id'])]}",
+                "payload": doc.get("payload"),
+                "lake_collection": collection,
+                "lake_id": doc["_id"],
+            })
+    LakeWriter(db).insert(DEAD_LETTERS, letters)
+
+
+def run(spark: SparkSession | None = None, settings: Settings | None = None, run_id: str | None = None) -> RunSummary:
+    settings = settings or get_settings()
+    run_id = run_id or new_run_id(warehouse.JOB)
+    with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn, MongoClient(settings.MONGO_URI) as mongo:
+        if not warehouse.try_lock(conn):
+            raise RuntimeError("another lake_to_warehouse run holds the lock; try again when it has finished")
+        db = mongo[settings.MONGO_DB]
+        watermark = warehouse.last_watermark(conn)
+        newest = newest_fetched_at(db)
+        if newest is None or (watermark is not None and newest <= watermark):
+            warehouse.record_idle(conn, run_id, watermark)
+            return RunSummary(run_id, "success", _iso(watermark), _iso(watermark))
+
+        lo = watermark - timedelta(minutes=settings.ETL_LOOKBACK_MINUTES) if watermark else None
+        warehouse.record_start(conn, run_id, watermark)
+        own_session = spark is None
+        spark = spark or spark_session(settings)
+        staged: dict[str, str] = {}
+        cached: list[DataFrame] = []
+        try:
+            raw = {}
+            for name in RAW_COLLECTIONS:
+                raw[name] = read_collection(spark, settings, name, lo, newest).persist(StorageLevel.MEMORY_AND_DISK)
+                cached.append(raw[name])
+            rows_read = sum(df.count() for df in raw.values())
+
+            snapshots = T.coincap_asset_rows(raw["coincap_assets"])
+            history = T.coincap_history_rows(raw["coincap_history"])
+            weather = T.weather_rows(raw["openweather_weather"])
+            air = T.air_rows(raw["openweather_air"])
+            typed = {"coincap_assets": snapshots, "coincap_history": history,
+                     "openweather_weather": weather, "openweather_air": air}
+            rejected_df = None
+            for name, rows in typed.items():
+                part = T.rejected(rows, name)
+                rejected_df = part if rejected_df is None else rejected_df.unionByName(part)
+            rows_rejected = rejected_df.count()
+            if rows_rejected:
+                dead_letter_rejected(db, rejected_df.limit(REJECTED_SAMPLE).collect(), run_id)
+
+            snapshots, history, weather, air = (T.valid(df) for df in (snapshots, history, weather, air))
+            outputs = {
+                "assets": T.assets(snapshots),
+                "asset_prices": T.asset_prices(snapshots, history),
+                "locations": T.locations(weather),
+                "weather_observations": T.weather_observations(weather),
+                "air_quality": T.air_quality(air),
+            }
+            staged = warehouse.create_staging(conn, run_id)
+            for table, df in outputs.items():
+                write_staging(df, staged[table], settings)
+            result = warehouse.merge_and_commit(conn, run_id, staged, newest, rows_read, rows_rejected)
+        except Exception as exc:
+            warehouse.record_failure(conn, run_id, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            for df in cached:
+                df.unpersist()
+            if staged:
+                warehouse.drop_staging(conn, run_id)
+            if own_session:
+                spark.stop()
+        return RunSummary(
+            run_id, "success", _iso(watermark), _iso(newest), rows_read, result.rows_written, rows_rejected,
+            result.per_table,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-id", help="id recorded in etl_runs (default: generated)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        summary = run(run_id=args.run_id)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        log.error("run failed: %s: %s", type(exc).__name__, exc)
+        return 1
+    print(json.dumps(asdict(summary), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

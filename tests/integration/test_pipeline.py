@@ -1,0 +1,255 @@
+"""The whole pipeline on real services: simulated sources -> SecantusDB lake -> Spark -> PostgreSQL.
+
+Expected warehouse values are computed here, independently, straight from the lake payloads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from producer import ingest
+from producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
+from spark import lake_to_warehouse
+
+NOW = datetime(2026, 11, 20, 15, 37, 12, tzinfo=timezone.utc)
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def fill_lake(settings, writer, now: datetime = NOW) -> None:
+    """Snapshots, three hours of m1 history, weather at several times and a day of air history."""
+    coincap = SimulatedCoinCap(seed=7, clock=lambda: now)
+    assets = settings.COINCAP_ASSETS
+    ingest.fetch_coincap(coincap, writer, assets, "test-run")
+    ingest.backfill_coincap(coincap, writer, assets, now - timedelta(hours=3), now, "m1", "test-run")
+    for minutes_ago in (0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220):
+        weather = SimulatedOpenWeather(seed=7, clock=lambda m=minutes_ago: now - timedelta(minutes=m))
+        ingest.fetch_openweather(weather, writer, settings.OPENWEATHER_LOCATIONS, "test-run")
+    ingest.backfill_openweather(
+        SimulatedOpenWeather(seed=7), writer, settings.OPENWEATHER_LOCATIONS, now - timedelta(days=1), now, "test-run"
+    )
+
+
+def expected_prices(lake, where: dict | None = None) -> dict:
+    prices = {}
+    for doc in lake.coincap_history.find(where or {}):
+        prices[(doc["entity_id"], utc(doc["observed_at"]))] = Decimal(doc["payload"]["priceUsd"])
+    for doc in lake.coincap_assets.find(where or {}):  # a snapshot wins over a history point at the same instant
+        prices[(doc["entity_id"], utc(doc["observed_at"]))] = Decimal(doc["payload"]["priceUsd"])
+    return prices
+
+
+def bucket_of(moment: datetime, interval: str) -> datetime:
+    if interval == "1m":
+        return moment.replace(second=0, microsecond=0)
+    if interval == "1h":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def expected_ohlc(prices: dict) -> dict:
+    points = defaultdict(list)
+    for (asset, moment), price in prices.items():
+        for interval in ("1m", "1h", "1d"):
+            points[(asset, interval, bucket_of(moment, interval))].append((moment, price))
+    out = {}
+    for key, series in points.items():
+        series.sort()
+        values = [p for _, p in series]
+        out[key] = (series[0][1], max(values), min(values), series[-1][1], len(series))
+    return out
+
+
+def table_counts(pg) -> dict:
+    tables = ("assets", "asset_prices", "asset_ohlc", "locations", "weather_observations", "air_quality")
+    return {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer, pg, spark):
+    fill_lake(settings, writer)
+
+    summary = lake_to_warehouse.run(spark, settings, run_id="cycle-1")
+
+    assert summary.status == "success"
+    assert summary.rows_rejected == 0
+    prices = expected_prices(lake)
+    stored = {(a, t): p for a, t, p in pg.execute("SELECT asset_id, observed_at, price_usd FROM asset_prices")}
+    assert stored == prices
+
+    snapshot = lake.coincap_assets.find_one({"entity_id": "bitcoin"})["payload"]
+    row = pg.execute(
+        "SELECT market_cap_usd, volume_usd_24h, change_percent_24h, vwap_24h, supply FROM asset_prices "
+        "WHERE asset_id = 'bitcoin' AND market_cap_usd IS NOT NULL"
+    ).fetchone()
+    assert row == tuple(Decimal(snapshot[k]) for k in ("marketCapUsd", "volumeUsd24Hr", "changePercent24Hr", "vwap24Hr", "supply"))
+
+    ohlc = {
+        (a, i, b): (o, h, lo, c, n)
+        for a, i, b, o, h, lo, c, n in pg.execute(
+            "SELECT asset_id, interval, bucket_start, open, high, low, close, points FROM asset_ohlc"
+        )
+    }
+    assert ohlc == expected_ohlc(prices)
+
+    ethereum = pg.execute("SELECT symbol, name, rank, max_supply FROM assets WHERE asset_id = 'ethereum'").fetchone()
+    assert ethereum == ("ETH", "Ethereum", int(lake.coincap_assets.find_one({"entity_id": "ethereum"})["payload"]["rank"]), None)
+
+    weather = {
+        (doc["entity_id"], utc(doc["observed_at"])): doc["payload"] for doc in lake.openweather_weather.find()
+    }
+    rows = pg.execute(
+        "SELECT location_id, observed_at, temp_c, humidity_pct, wind_gust_ms, rain_1h_mm, snow_1h_mm, condition "
+        "FROM weather_observations"
+    ).fetchall()
+    assert len(rows) == len(weather) == 24
+    for location_id, observed_at, temp, humidity, gust, rain, snow, condition in rows:
+        payload = weather[(location_id, observed_at)]
+        assert temp == payload["main"]["temp"]
+        assert humidity == payload["main"]["humidity"]
+        assert gust == payload["wind"].get("gust")
+        assert rain == payload.get("rain", {}).get("1h")
+        assert snow == payload.get("snow", {}).get("1h")
+        assert condition == payload["weather"][0]["main"]
+    assert any(r[4] is not None for r in rows) and any(r[4] is None for r in rows), "gust is sometimes absent"
+
+    air = {(doc["entity_id"], utc(doc["observed_at"])): doc["payload"] for doc in lake.openweather_air.find()}
+    air_rows = pg.execute("SELECT location_id, observed_at, aqi, pm2_5, no2 FROM air_quality").fetchall()
+    assert len(air_rows) == len(air) >= 48
+    for location_id, observed_at, aqi, pm2_5, no2 in air_rows:
+        payload = air[(location_id, observed_at)]
+        assert (aqi, pm2_5, no2) == (payload["main"]["aqi"], payload["components"]["pm2_5"], payload["components"]["no2"])
+
+    locations = dict(pg.execute("SELECT location_id, name FROM locations").fetchall())
+    assert locations == {"paris": "Paris", "tokyo": "Tokyo"}
+
+    run = pg.execute(
+        "SELECT status, rows_read, rows_written, watermark_to FROM etl_runs WHERE run_id = 'cycle-1'"
+    ).fetchone()
+    newest = max(utc(d["fetched_at"]) for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air") for d in lake[c].find())
+    assert run[0] == "success"
+    assert run[1] == sum(lake[c].count_documents({}) for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air"))
+    assert run[2] == sum(table_counts(pg).values())
+    assert run[3] == newest
+
+
+def test_second_run_with_nothing_new_changes_nothing(settings, writer, pg, spark):
+    fill_lake(settings, writer)
+    lake_to_warehouse.run(spark, settings, run_id="first")
+    before = table_counts(pg)
+    snapshot = pg.execute("SELECT * FROM asset_ohlc ORDER BY 1, 2, 3").fetchall()
+
+    again = lake_to_warehouse.run(spark, settings, run_id="second")
+
+    assert again.status == "success" and again.rows_written == 0
+    assert table_counts(pg) == before
+    assert pg.execute("SELECT * FROM asset_ohlc ORDER BY 1, 2, 3").fetchall() == snapshot
+    watermarks = pg.execute("SELECT run_id, watermark_to FROM etl_runs ORDER BY started_at").fetchall()
+    assert watermarks[0][1] == watermarks[1][1]
+
+
+def test_reingesting_the_same_data_and_rerunning_adds_no_rows(settings, writer, pg, spark):
+    fill_lake(settings, writer)
+    lake_to_warehouse.run(spark, settings, run_id="first")
+    before = table_counts(pg)
+
+    fill_lake(settings, writer)  # same responses again: every document is a duplicate
+    rerun = lake_to_warehouse.run(spark, settings, run_id="second")
+
+    assert table_counts(pg) == before
+    assert rerun.rows_written == 0
+
+
+def test_late_point_recomputes_its_ohlc_bucket(settings, lake, writer, pg, spark):
+    fill_lake(settings, writer)
+    lake_to_warehouse.run(spark, settings, run_id="first")
+    # History starts at NOW - 3 h (12:37), so the 12:00 bucket holds no point before 12:38.
+    hour = (NOW - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    open_before, low_before, points_before = pg.execute(
+        "SELECT open, low, points FROM asset_ohlc WHERE asset_id = 'bitcoin' AND interval = '1h' AND bucket_start = %s",
+        [hour],
+    ).fetchone()
+
+    # A point that arrives late: earlier than every point of that hour, and lower than all of them.
+    late_price = (low_before - 100).quantize(Decimal("0.0001"))
+    late_time = hour + timedelta(minutes=5)
+    writer.insert("coincap_history", [{
+        "source": "coincap", "endpoint": "/assets/bitcoin/history", "entity_id": "bitcoin",
+        "observed_at": late_time, "fetched_at": datetime.now(timezone.utc), "run_id": "late",
+        "schema_version": 1, "payload": {"priceUsd": str(late_price), "time": int(late_time.timestamp() * 1000)},
+    }])
+    lake_to_warehouse.run(spark, settings, run_id="second")
+
+    open_after, low_after, points_after = pg.execute(
+        "SELECT open, low, points FROM asset_ohlc WHERE asset_id = 'bitcoin' AND interval = '1h' AND bucket_start = %s",
+        [hour],
+    ).fetchone()
+    assert (open_after, low_after, points_after) == (late_price, late_price, points_before + 1)
+    assert open_before != late_price
+    day = pg.execute(
+        "SELECT low, points FROM asset_ohlc WHERE asset_id = 'bitcoin' AND interval = '1d' AND bucket_start = %s",
+        [hour.replace(hour=0)],
+    ).fetchone()
+    assert day[0] <= late_price
+
+
+def test_malformed_records_go_to_dead_letters_and_the_rest_loads(settings, lake, writer, pg, spark):
+    fill_lake(settings, writer)
+    # A document that passed into the lake but cannot be typed: its price is not a number.
+    writer.insert("coincap_assets", [{
+        "source": "coincap", "endpoint": "/assets", "entity_id": "ethereum",
+        "observed_at": NOW + timedelta(minutes=5), "fetched_at": datetime.now(timezone.utc), "run_id": "bad",
+        "schema_version": 1, "payload": {"id": "ethereum", "rank": "2", "symbol": "ETH", "name": "Ethereum",
+                                         "supply": "1", "priceUsd": "not-a-price"},
+    }])
+
+    summary = lake_to_warehouse.run(spark, settings, run_id="with-bad")
+
+    assert summary.status == "success" and summary.rows_rejected == 1
+    letter = lake.dead_letters.find_one({"run_id": "with-bad"})
+    assert "priceUsd" in letter["reason"] and letter["payload"]["priceUsd"] == "not-a-price"
+    assert pg.execute("SELECT count(*) FROM asset_prices WHERE observed_at = %s", [NOW + timedelta(minutes=5)]).fetchone()[0] == 0
+    assert table_counts(pg)["asset_prices"] == len(expected_prices(lake, {"run_id": {"$ne": "bad"}}))
+
+    # A later run re-reads the bad document within its look-back window: it is not dead-lettered twice.
+    ingest.fetch_coincap(SimulatedCoinCap(seed=7, clock=lambda: NOW + timedelta(minutes=6)), writer, ["bitcoin"], "later")
+    again = lake_to_warehouse.run(spark, settings, run_id="again")
+    assert again.rows_read > 1 and again.rows_rejected == 1
+    assert lake.dead_letters.count_documents({"lake_collection": "coincap_assets"}) == 1, "dead-lettered once"
+
+
+def test_failed_load_keeps_the_watermark_and_writes_nothing(settings, lake, writer, pg, spark):
+    fill_lake(settings, writer)
+    lake_to_warehouse.run(spark, settings, run_id="good")
+    counts = table_counts(pg)
+    watermark = pg.execute("SELECT watermark_to FROM etl_runs WHERE run_id = 'good'").fetchone()[0]
+
+    fill_lake(settings, writer, now=NOW + timedelta(hours=2))
+    # The last table merged rejects every new row, after the others were merged in the same transaction.
+    pg.execute("ALTER TABLE air_quality ADD CONSTRAINT refuse_new_rows CHECK (pm10 < 0) NOT VALID")
+    try:
+        with pytest.raises(Exception, match="refuse_new_rows"):
+            lake_to_warehouse.run(spark, settings, run_id="broken")
+    finally:
+        pg.execute("ALTER TABLE air_quality DROP CONSTRAINT refuse_new_rows")
+
+    status, message, watermark_to = pg.execute(
+        "SELECT status, message, watermark_to FROM etl_runs WHERE run_id = 'broken'"
+    ).fetchone()
+    assert status == "failed" and "refuse_new_rows" in message and watermark_to is None
+    assert table_counts(pg) == counts, "no table took part of the failed run"
+    assert pg.execute(
+        "SELECT max(watermark_to) FROM etl_runs WHERE status = 'success'"
+    ).fetchone()[0] == watermark
+    assert pg.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging'"
+    ).fetchone()[0] == 0, "staging tables are cleaned up"
+
+    recovered = lake_to_warehouse.run(spark, settings, run_id="recovered")
+    assert recovered.status == "success"
+    assert table_counts(pg)["asset_prices"] == len(expected_prices(lake))
