@@ -55,6 +55,7 @@ def spark_session(settings: Settings, app_name: str = "lake_to_warehouse", **con
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -95,6 +96,8 @@ def read_collection(spark: SparkSession, settings: Settings, name: str, lo: date
         .option("connection.uri", settings.MONGO_URI)
         .option("database", settings.MONGO_DB)
         .option("collection", name)
+        # Partitions of ~64 MB; it also copes with empty collections, which sampling does not.
+        .option("partitioner", "com.mongodb.spark.sql.connector.read.partitioner.PaginateBySizePartitioner")
         .option("aggregation.pipeline", json.dumps([{"$match": {"fetched_at": window}}]))
         .schema(RAW_SCHEMAS[name])
         .load()

@@ -106,7 +106,7 @@ def coincap_history_rows(raw: DataFrame) -> DataFrame:
 
 def weather_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
-    primary = p["weather"].getItem(0)
+    primary = F.get(p["weather"], 0)  # null, not an error, when the list is empty
     return raw.select(
         "_id",
         "fetched_at",

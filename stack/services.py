@@ -138,6 +138,13 @@ class LocalStack:
             entry = pwd.getpwnam(self.pg_os_user)
             for path in (self.pg_root, self.pg_run):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
+            reachable = subprocess.run(self._as_pg_user(["test", "-w", str(self.pg_root)]), capture_output=True)
+            if reachable.returncode != 0:
+                raise StackError(
+                    f"running as root, PostgreSQL runs as the '{self.pg_os_user}' user, which cannot reach "
+                    f"{self.pg_root}: a parent folder is closed to other users. Set LOCAL_STATE_DIR in .env to "
+                    "a folder it can reach, or run as an ordinary user"
+                )
         if (self.pg_data / "PG_VERSION").exists():
             return
         result = subprocess.run(

@@ -25,10 +25,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def stack_settings():
+def open_state_dir() -> Path:
+    """A fresh state folder that the 'postgres' user can reach too when the tests run as root."""
     state = Path(tempfile.mkdtemp(prefix="platform-test-"))
     state.chmod(0o755)
+    return state
+
+
+@pytest.fixture
+def state_dir():
+    path = open_state_dir()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_settings():
+    state = open_state_dir()
     settings = load_settings(
         LOCAL_STATE_DIR=state,
         POSTGRES_PORT=free_port(),

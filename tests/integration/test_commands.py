@@ -1,0 +1,87 @@
+"""The commands a user types, run as processes against the test services."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from common.settings import PROJECT_ROOT
+
+COUNTED = ("assets", "asset_prices", "asset_ohlc", "locations", "weather_observations", "air_quality")
+
+
+@pytest.fixture
+def env(settings):
+    values = {
+        "LOCAL_STATE_DIR": str(settings.LOCAL_STATE_DIR),
+        "POSTGRES_PORT": str(settings.POSTGRES_PORT),
+        "POSTGRES_PASSWORD": settings.POSTGRES_PASSWORD.get_secret_value(),
+        "MONGO_URI": settings.MONGO_URI,
+        "PRODUCER_SOURCE": "simulated",
+        "COINCAP_ASSETS": ",".join(settings.COINCAP_ASSETS),
+        "OPENWEATHER_LOCATIONS": "paris:Paris:48.8566:2.3522",
+        "SPARK_MASTER": "local[2]",
+    }
+    return {**os.environ, **values}
+
+
+def run(env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def counts(pg) -> dict:
+    return {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}
+
+
+def test_demo_runs_a_full_cycle_and_a_rerun_duplicates_nothing(env, pg):
+    first = run(env, "-m", "stack", "demo")
+    assert first.returncode == 0, first.stderr[-3000:]
+    after_first = counts(pg)
+    assert all(after_first.values()), after_first
+    assert "asset_prices" in first.stdout and "etl_runs: " in first.stdout and " success " in first.stdout
+
+    second = run(env, "-m", "stack", "demo")
+    assert second.returncode == 0, second.stderr[-3000:]
+    after_second = counts(pg)
+    duplicated = pg.execute(
+        "SELECT count(*) FROM (SELECT asset_id, observed_at FROM asset_prices GROUP BY 1, 2 HAVING count(*) > 1) d"
+    ).fetchone()[0]
+    assert duplicated == 0
+    # The second cycle adds one new snapshot per asset, and at most a minute of new history points.
+    assets = len(env["COINCAP_ASSETS"].split(","))
+    assert assets <= after_second["asset_prices"] - after_first["asset_prices"] <= 3 * assets
+    assert after_second["assets"] == after_first["assets"] == assets
+
+
+def test_load_reports_what_it_read_wrote_and_rejected(env, pg):
+    assert run(env, "-m", "producer", "fetch", "coincap").returncode == 0
+    result = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "cli-load")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"rows_read": 3' in result.stdout and '"rows_rejected": 0' in result.stdout
+    assert pg.execute("SELECT status FROM etl_runs WHERE run_id = 'cli-load'").fetchone() == ("success",)
+
+    idle = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "cli-idle")
+    assert idle.returncode == 0 and '"rows_written": 0' in idle.stdout
+
+
+def test_producer_cli_fetches_and_backfills_with_counts(env, lake):
+    fetched = run(env, "-m", "producer", "fetch", "openweather")
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout.startswith("openweather: fetched 2, inserted 2, duplicates 0, dead-lettered 0")
+
+    backfill = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-01T00:00:00",
+                   "--end", "2026-01-01T06:00:00", "--interval", "m5", "--assets", "bitcoin")
+    assert backfill.returncode == 0, backfill.stderr
+    assert "inserted 72," in backfill.stdout
+    assert lake.coincap_history.count_documents({"entity_id": "bitcoin"}) == 72
+
+
+def test_producer_cli_refuses_a_bad_range_and_a_bad_interval(env):
+    reversed_range = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-02", "--end", "2026-01-01")
+    assert reversed_range.returncode != 0 and "--end must be after --start" in reversed_range.stderr
+    bad_interval = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-01", "--end", "2026-01-02",
+                       "--interval", "m2")
+    assert bad_interval.returncode == 2 and "interval must be one of" in bad_interval.stderr

@@ -1,0 +1,50 @@
+"""The lake writer on a real SecantusDB server: envelope, unique keys, indexes, counts."""
+
+from datetime import datetime, timedelta, timezone
+
+from producer import ingest, records
+from producer.lake import RAW_COLLECTIONS
+from producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
+from tests.conftest import load_fixture
+
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
+
+
+def test_every_raw_collection_has_its_unique_key_and_fetched_at_index(lake):
+    for name in RAW_COLLECTIONS:
+        indexes = {tuple(spec["key"]): spec.get("unique", False) for spec in lake[name].list_indexes()}
+        assert indexes[("entity_id", "observed_at")] is True
+        assert ("fetched_at",) in indexes
+
+
+def test_reingesting_the_same_response_adds_nothing_and_counts_duplicates(lake, writer):
+    body = load_fixture("coincap_v3_assets.json")
+    envelope = records.Envelope("coincap", "/assets", NOW, "r1")
+    first = writer.write(records.coincap_assets(body, envelope))
+    second = writer.write(records.coincap_assets(body, records.Envelope("coincap", "/assets", NOW, "r2")))
+    assert (first.inserted, first.duplicates) == (2, 0)
+    assert (second.inserted, second.duplicates) == (0, 2)
+    assert lake.coincap_assets.count_documents({}) == 2
+    stored = lake.coincap_assets.find_one({"entity_id": "bitcoin"}, {"_id": 0})
+    assert stored["payload"] == body["data"][0] and stored["run_id"] == "r1"
+    assert stored["observed_at"] == datetime(2025, 11, 22, 10, 0, 0, 412000)
+
+
+def test_a_batch_with_new_duplicate_and_invalid_records_keeps_the_valid_ones(lake, writer):
+    writer.batch_size = 2  # several bulk writes, duplicates spread over them
+    body = load_fixture("coincap_v3_asset_history.json")
+    writer.write(records.coincap_history({"data": body["data"][:1]}, "bitcoin", records.Envelope("coincap", "/h", NOW, "a")))
+    body["data"].append({"priceUsd": "NaN", "time": 1763805720000})
+    counts = writer.write(records.coincap_history(body, "bitcoin", records.Envelope("coincap", "/h", NOW, "b")))
+    assert counts.as_dict() == {"fetched": 4, "inserted": 2, "duplicates": 1, "dead_lettered": 1}
+    letter = lake.dead_letters.find_one({"run_id": "b"})
+    assert letter["payload"] == {"priceUsd": "NaN", "time": 1763805720000} and "priceUsd" in letter["reason"]
+
+
+def test_simulated_volume_lands_through_the_same_writer(lake, writer, settings):
+    coincap = SimulatedCoinCap(seed=1)
+    counts = ingest.backfill_coincap(coincap, writer, ["bitcoin", "ethereum"], NOW - timedelta(days=2), NOW, "m1", "vol")
+    assert counts.inserted == 2 * 2 * 1440 == lake.coincap_history.count_documents({})
+    air = ingest.backfill_openweather(SimulatedOpenWeather(seed=1), writer, settings.OPENWEATHER_LOCATIONS,
+                                      NOW - timedelta(days=10), NOW, "vol")
+    assert air.inserted == len(settings.OPENWEATHER_LOCATIONS) * 240
