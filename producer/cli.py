@@ -12,6 +12,7 @@ from pymongo import MongoClient
 
 from common.settings import Settings, SettingsError, get_settings
 from producer import ingest
+from producer.http import ApiError
 from producer.lake import LakeWriter, WriteCounts, ensure_lake_indexes
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -33,8 +34,7 @@ def _report(api: str, counts: WriteCounts, source: object) -> None:
         f"{api}: fetched {counts.fetched}, inserted {counts.inserted}, duplicates {counts.duplicates}, "
         f"dead-lettered {counts.dead_lettered}"
     )
-    if calls is not None:
-        line += f", API calls {calls}, bytes received {received}"
+    line += f", API calls {calls}, bytes received {received}" if calls is not None else " (simulated source)"
     typer.echo(line)
 
 
@@ -64,9 +64,19 @@ def fetch(
             _report(api.value, counts, openweather)
 
 
+# Datasets a user may name, and what each means for a backfill.
+HISTORY_DATASETS = {"coincap": Api.coincap, "coincap_history": Api.coincap,
+                    "openweather": Api.openweather, "openweather_air": Api.openweather}
+SNAPSHOT_ONLY = {
+    "coincap_assets": "CoinCap's /assets answers only for now; its history is `backfill coincap` (prices)",
+    "openweather_weather": "OpenWeather's current weather has no history endpoint on this plan; "
+                           "`backfill openweather` loads air-pollution history",
+}
+
+
 @app.command()
 def backfill(
-    api: Api,
+    dataset: Annotated[str, typer.Argument(help="coincap (price history) or openweather (air-pollution history)")],
     start: Annotated[datetime, typer.Option(help="first instant, ISO 8601 (UTC unless an offset is given)")],
     end: Annotated[datetime, typer.Option(help="end of the range (excluded), ISO 8601")],
     interval: Annotated[str, typer.Option(help="CoinCap history interval: m1 m5 m15 m30 h1 h2 h6 h12 d1")] = "m1",
@@ -77,6 +87,11 @@ def backfill(
 
     Current weather and the CoinCap assets snapshot have no history endpoint and cannot be backfilled.
     """
+    if dataset in SNAPSHOT_ONLY:
+        raise typer.BadParameter(f"{dataset} cannot be backfilled: {SNAPSHOT_ONLY[dataset]}", param_hint="DATASET")
+    if dataset not in HISTORY_DATASETS:
+        raise typer.BadParameter(f"choose one of {', '.join(HISTORY_DATASETS)}", param_hint="DATASET")
+    api = HISTORY_DATASETS[dataset]
     settings = get_settings()
     start, end = _utc(start), _utc(end)
     if end <= start:
@@ -105,3 +120,6 @@ def main() -> None:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

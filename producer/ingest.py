@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
 from common.settings import Location, Settings
 from producer import records
-from producer.lake import LakeWriter, WriteCounts
+from producer.http import ResponseNotJson
+from producer.lake import COINCAP_ASSETS, COINCAP_HISTORY, OPENWEATHER_AIR, OPENWEATHER_WEATHER, Batch, LakeWriter, WriteCounts
 from producer.sources import COINCAP_INTERVALS_MS, COINCAP_MAX_WINDOW_MS, CoinCapSource, OpenWeatherSource
 
 OPENWEATHER_HISTORY_WINDOW_S = 7 * 86_400
@@ -24,14 +25,28 @@ def new_run_id(prefix: str = "manual") -> str:
     return f"{prefix}__{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
 
 
-def _envelope(source: str, endpoint: str, run_id: str) -> records.Envelope:
-    return records.Envelope(source, endpoint, datetime.now(timezone.utc), run_id)
+def _fetch(
+    call: Callable[[], Any],
+    api: str,
+    endpoint: str,
+    collection: str,
+    run_id: str,
+    to_batch: Callable[[Any, records.Envelope], Batch],
+) -> Batch:
+    """Call the source; validate what it returned, or dead-letter a body that is not JSON at all."""
+    try:
+        response = call()
+    except ResponseNotJson as exc:
+        envelope = records.Envelope(api, endpoint, datetime.now(timezone.utc), run_id)
+        return Batch(collection, [], [envelope.dead_letter(f"response is not JSON (HTTP {exc.status})", exc.body)])
+    return to_batch(response, records.Envelope(api, endpoint, datetime.now(timezone.utc), run_id))
 
 
 def fetch_coincap(source: CoinCapSource, writer: LakeWriter, assets: list[str], run_id: str) -> WriteCounts:
     """One `/assets` snapshot of the configured assets."""
-    response = source.assets(assets)
-    return writer.write(records.coincap_assets(response, _envelope("coincap", "/assets", run_id)))
+    return writer.write(
+        _fetch(lambda: source.assets(assets), "coincap", "/assets", COINCAP_ASSETS, run_id, records.coincap_assets)
+    )
 
 
 def fetch_openweather(
@@ -39,15 +54,15 @@ def fetch_openweather(
 ) -> WriteCounts:
     """Current weather and air pollution, one request each per location."""
     counts = WriteCounts()
-    for location in locations:
-        weather = source.current_weather(location)
-        counts += writer.write(
-            records.openweather_weather(weather, location.id, _envelope("openweather", "/data/2.5/weather", run_id))
-        )
-        air = source.air_pollution(location)
-        counts += writer.write(
-            records.openweather_air(air, location.id, _envelope("openweather", "/data/2.5/air_pollution", run_id))
-        )
+    for loc in locations:
+        counts += writer.write(_fetch(
+            lambda: source.current_weather(loc), "openweather", "/data/2.5/weather", OPENWEATHER_WEATHER, run_id,
+            lambda response, envelope: records.openweather_weather(response, loc.id, envelope),
+        ))
+        counts += writer.write(_fetch(
+            lambda: source.air_pollution(loc), "openweather", "/data/2.5/air_pollution", OPENWEATHER_AIR, run_id,
+            lambda response, envelope: records.openweather_air(response, loc.id, envelope),
+        ))
     return counts
 
 
@@ -84,9 +99,11 @@ def backfill_coincap(
     with tqdm(total=len(windows) * len(assets), unit="window", disable=not progress, desc="coincap history") as bar:
         for asset_id in assets:
             for lo, hi in windows:
-                response = source.history(asset_id, interval, lo, hi)
-                envelope = _envelope("coincap", f"/assets/{asset_id}/history", run_id)
-                counts += writer.write(records.coincap_history(response, asset_id, envelope))
+                counts += writer.write(_fetch(
+                    lambda: source.history(asset_id, interval, lo, hi), "coincap", f"/assets/{asset_id}/history",
+                    COINCAP_HISTORY, run_id,
+                    lambda response, envelope: records.coincap_history(response, asset_id, envelope),
+                ))
                 bar.update()
                 bar.set_postfix(inserted=counts.inserted, refresh=False)
     return counts
@@ -107,9 +124,11 @@ def backfill_openweather(
     with tqdm(total=len(windows) * len(locations), unit="window", disable=not progress, desc="air history") as bar:
         for location in locations:
             for lo, hi in windows:
-                response = source.air_pollution_history(location, lo, hi)
-                envelope = _envelope("openweather", "/data/2.5/air_pollution/history", run_id)
-                counts += writer.write(records.openweather_air(response, location.id, envelope))
+                counts += writer.write(_fetch(
+                    lambda: source.air_pollution_history(location, lo, hi), "openweather",
+                    "/data/2.5/air_pollution/history", OPENWEATHER_AIR, run_id,
+                    lambda response, envelope: records.openweather_air(response, location.id, envelope),
+                ))
                 bar.update()
     return counts
 
