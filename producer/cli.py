@@ -8,12 +8,10 @@ from enum import Enum
 from typing import Annotated, Optional
 
 import typer
-from pymongo import MongoClient
 
-from common.settings import Settings, SettingsError, get_settings
-from producer import ingest
+from common.settings import SettingsError
+from producer import ingest, runs
 from producer.http import ApiError
-from producer.lake import LakeWriter, WriteCounts, ensure_lake_indexes
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -23,26 +21,30 @@ class Api(str, Enum):
     openweather = "openweather"
 
 
+# Datasets a user may name, and what each means for a backfill.
+HISTORY_DATASETS = {"coincap": "coincap", "coincap_history": "coincap",
+                    "openweather": "openweather", "openweather_air": "openweather"}
+SNAPSHOT_ONLY = {
+    "coincap_assets": "CoinCap's /assets answers only for now; its history is `backfill coincap` (prices)",
+    "openweather_weather": "OpenWeather's current weather has no history endpoint on this plan; "
+                           "`backfill openweather` loads air-pollution history",
+}
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def _report(api: str, counts: WriteCounts, source: object) -> None:
-    calls = getattr(source, "calls", None)
-    received = getattr(source, "bytes_received", None)
+def _report(label: str, result: runs.RunResult) -> None:
     line = (
-        f"{api}: fetched {counts.fetched}, inserted {counts.inserted}, duplicates {counts.duplicates}, "
-        f"dead-lettered {counts.dead_lettered}"
+        f"{label}: fetched {result['fetched']}, inserted {result['inserted']}, duplicates {result['duplicates']}, "
+        f"dead-lettered {result['dead_lettered']}"
     )
-    line += f", API calls {calls}, bytes received {received}" if calls is not None else " (simulated source)"
+    if result["api_calls"] is None:
+        line += " (simulated source)"
+    else:
+        line += f", API calls {result['api_calls']}, bytes received {result['bytes_received']}"
     typer.echo(line)
-
-
-def _writer(settings: Settings) -> tuple[MongoClient, LakeWriter]:
-    client = MongoClient(settings.MONGO_URI, serverSelectionTimeoutMS=10_000)
-    db = client[settings.MONGO_DB]
-    ensure_lake_indexes(db)
-    return client, LakeWriter(db)
 
 
 @app.command()
@@ -51,27 +53,7 @@ def fetch(
     run_id: Annotated[Optional[str], typer.Option(help="id stored with each document")] = None,
 ) -> None:
     """Fetch once now: the CoinCap assets snapshot, or OpenWeather weather and air pollution."""
-    settings = get_settings()
-    coincap, openweather = ingest.sources(settings)
-    run_id = run_id or ingest.new_run_id()
-    client, writer = _writer(settings)
-    with client:
-        if api is Api.coincap:
-            counts = ingest.fetch_coincap(coincap, writer, settings.COINCAP_ASSETS, run_id)
-            _report(api.value, counts, coincap)
-        else:
-            counts = ingest.fetch_openweather(openweather, writer, settings.OPENWEATHER_LOCATIONS, run_id)
-            _report(api.value, counts, openweather)
-
-
-# Datasets a user may name, and what each means for a backfill.
-HISTORY_DATASETS = {"coincap": Api.coincap, "coincap_history": Api.coincap,
-                    "openweather": Api.openweather, "openweather_air": Api.openweather}
-SNAPSHOT_ONLY = {
-    "coincap_assets": "CoinCap's /assets answers only for now; its history is `backfill coincap` (prices)",
-    "openweather_weather": "OpenWeather's current weather has no history endpoint on this plan; "
-                           "`backfill openweather` loads air-pollution history",
-}
+    _report(api.value, runs.fetch(api.value, run_id or ingest.new_run_id()))
 
 
 @app.command()
@@ -92,32 +74,19 @@ def backfill(
     if dataset not in HISTORY_DATASETS:
         raise typer.BadParameter(f"choose one of {', '.join(HISTORY_DATASETS)}", param_hint="DATASET")
     api = HISTORY_DATASETS[dataset]
-    settings = get_settings()
     start, end = _utc(start), _utc(end)
     if end <= start:
         raise typer.BadParameter("--end must be after --start")
-    coincap, openweather = ingest.sources(settings)
-    run_id = run_id or ingest.new_run_id("backfill")
-    client, writer = _writer(settings)
-    with client:
-        if api is Api.coincap:
-            slugs = [s.strip() for s in assets.split(",")] if assets else settings.COINCAP_ASSETS
-            counts = ingest.backfill_coincap(coincap, writer, slugs, start, end, interval, run_id, progress=True)
-            _report(api.value, counts, coincap)
-        else:
-            counts = ingest.backfill_openweather(
-                openweather, writer, settings.OPENWEATHER_LOCATIONS, start, end, run_id, progress=True
-            )
-            _report("openweather air_pollution/history", counts, openweather)
+    entities = [s.strip() for s in assets.split(",")] if assets and api == "coincap" else None
+    result = runs.backfill(api, start, end, run_id or ingest.new_run_id("backfill"),
+                           interval=interval, entities=entities, progress=True)
+    _report(api if api == "coincap" else "openweather air_pollution/history", result)
 
 
 def main() -> None:
     try:
         app()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except ValueError as exc:
+    except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except ApiError as exc:
