@@ -78,6 +78,19 @@ class Settings(BaseSettings):
     PRODUCER_SOURCE: Literal["auto", "live", "simulated"] = "auto"
     SIMULATOR_SEED: int = 42
 
+    INGEST_COINCAP_SCHEDULE: str = "* * * * *"
+    INGEST_OPENWEATHER_SCHEDULE: str = "*/10 * * * *"
+
+    AIRFLOW_UI_PORT: int = Field(8081, ge=1, le=65535)
+    AIRFLOW_ADMIN_USER: str = "admin"
+    AIRFLOW_ADMIN_PASSWORD: SecretStr = SecretStr("admin")
+    MONGO_EXPRESS_PORT: int = Field(8082, ge=1, le=65535)
+    MONGO_EXPRESS_USER: str = "admin"
+    MONGO_EXPRESS_PASSWORD: SecretStr = SecretStr("admin")
+    PGADMIN_PORT: int = Field(5050, ge=1, le=65535)
+    PGADMIN_EMAIL: str = "admin@example.com"
+    PGADMIN_PASSWORD: SecretStr = SecretStr("admin")
+
     ETL_LOOKBACK_MINUTES: int = Field(15, ge=0)
     SPARK_MASTER: str = "local[*]"
     SPARK_JARS_DIR: Path = PROJECT_ROOT / ".local" / "jars"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -59,11 +60,12 @@ def spark_session(settings: Settings, app_name: str = "lake_to_warehouse", **con
     )
     for key, value in conf.items():
         builder = builder.config(key, value)
-    if settings.SPARK_MASTER:
+    # Under spark-submit (the scheduler's way) master and jars come from the submission.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(settings.SPARK_MASTER)
-    jars = sorted(Path(settings.SPARK_JARS_DIR).glob("*.jar"))
-    if jars:
-        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+        jars = sorted(Path(settings.SPARK_JARS_DIR).glob("*.jar"))
+        if jars:
+            builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
     return builder.getOrCreate()
 
 

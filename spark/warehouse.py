@@ -58,9 +58,13 @@ def try_lock(conn: psycopg.Connection) -> bool:
 
 
 def record_start(conn: psycopg.Connection, run_id: str, watermark_from: datetime | None) -> None:
+    # A retried run keeps its id: it starts over in the same row.
     conn.execute(
         """INSERT INTO etl_runs (run_id, job, status, started_at, watermark_from)
-           VALUES (%s, %s, 'running', now(), %s)""",
+           VALUES (%s, %s, 'running', now(), %s)
+           ON CONFLICT (run_id) DO UPDATE
+              SET status = 'running', started_at = now(), finished_at = NULL, watermark_from = EXCLUDED.watermark_from,
+                  watermark_to = NULL, rows_read = 0, rows_written = 0, rows_rejected = 0, message = NULL""",
         [run_id, JOB, watermark_from],
     )
 
@@ -204,8 +208,10 @@ def merge_and_commit(
 
 def record_idle(conn: psycopg.Connection, run_id: str, watermark: datetime | None) -> None:
     """A run that found nothing new: it succeeds, writes nothing and keeps the watermark."""
+    record_start(conn, run_id, watermark)
     conn.execute(
-        """INSERT INTO etl_runs (run_id, job, status, started_at, finished_at, watermark_from, watermark_to, message)
-           VALUES (%s, %s, 'success', now(), now(), %s, %s, 'nothing new in the lake')""",
-        [run_id, JOB, watermark, watermark],
+        """UPDATE etl_runs SET status = 'success', finished_at = now(), watermark_to = %s,
+                  message = 'nothing new in the lake'
+            WHERE run_id = %s""",
+        [watermark, run_id],
     )

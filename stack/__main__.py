@@ -1,4 +1,4 @@
-"""`python -m stack start|status|stop|demo`: the local services and one full pipeline cycle."""
+"""`python -m stack run|start|status|stop|demo`: the local stack and one full pipeline cycle."""
 
 from __future__ import annotations
 
@@ -16,13 +16,35 @@ def _stack() -> LocalStack:
     return LocalStack(get_settings())
 
 
+def _start(full: bool) -> LocalStack:
+    stack = _stack()
+    if not stack.start(full=full):
+        typer.echo("already running; nothing started twice (`make stop` stops it)")
+    status()
+    typer.echo(f"logs: {stack.log_dir}")
+    return stack
+
+
+@app.command()
+def run() -> None:
+    """The whole platform: services, Airflow with the DAGs unpaused, Mongo Express, pgAdmin."""
+    stack = _start(full=True)
+    s = stack.settings
+    typer.echo(
+        "\nopen:\n"
+        f"  Airflow        http://127.0.0.1:{s.AIRFLOW_UI_PORT}   login {s.AIRFLOW_ADMIN_USER}, password AIRFLOW_ADMIN_PASSWORD in .env\n"
+        f"  Mongo Express  http://127.0.0.1:{s.MONGO_EXPRESS_PORT}   login {s.MONGO_EXPRESS_USER}, password MONGO_EXPRESS_PASSWORD in .env\n"
+        f"  pgAdmin        http://127.0.0.1:{s.PGADMIN_PORT}   login {s.PGADMIN_EMAIL}, password PGADMIN_PASSWORD in .env\n"
+        f"  PostgreSQL     127.0.0.1:{s.POSTGRES_PORT} database {s.POSTGRES_DB}, user {s.POSTGRES_USER}\n"
+        f"  lake           {s.MONGO_URI} database {s.MONGO_DB}\n"
+        "data flows on the DAG schedules (simulated unless API keys are set)."
+    )
+
+
 @app.command()
 def start() -> None:
     """Set up what is missing, start PostgreSQL and the lake, wait until both are healthy."""
-    stack = _stack()
-    stack.start()
-    status()
-    typer.echo(f"logs: {stack.log_dir}")
+    _start(full=False)
 
 
 @app.command()
@@ -31,7 +53,7 @@ def status() -> None:
     statuses = _stack().status()
     for s in statuses:
         mark = "ok  " if s.healthy else "DOWN"
-        typer.echo(f"{mark} {s.name:<10} {s.state:<9} {s.detail}")
+        typer.echo(f"{mark} {s.name:<14} {s.state:<9} {s.detail}")
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
 
@@ -39,10 +61,7 @@ def status() -> None:
 @app.command()
 def stop() -> None:
     """Stop every service the project started."""
-    if _stack().stop():
-        typer.echo("stopped")
-    else:
-        typer.echo("nothing was running")
+    typer.echo("stopped" if _stack().stop() else "nothing was running")
 
 
 @app.command()

@@ -1,6 +1,7 @@
-"""The local stack: project-local PostgreSQL and the SecantusDB lake server, supervised by supervisord.
+"""The local stack, supervised by supervisord: PostgreSQL and the SecantusDB lake (`start`), plus
+Airflow standalone, Mongo Express and pgAdmin (`start(full=True)`, what `make run` does).
 
-Everything lives under LOCAL_STATE_DIR (git-ignored): data, sockets, logs and the generated
+Everything lives under LOCAL_STATE_DIR (git-ignored): data, logs, sockets and the generated
 supervisord configuration. Starting is idempotent: what exists is reused, what runs is left running.
 """
 
@@ -9,14 +10,16 @@ from __future__ import annotations
 import getpass
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import xmlrpc.client
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import psycopg
 from psycopg import sql
@@ -26,13 +29,14 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from common.settings import PROJECT_ROOT, Settings
 from producer.lake import ensure_lake_indexes
+from stack.errors import StackError
 
 SQL_DIR = PROJECT_ROOT / "postgres" / "init"
 PG_SUPERUSER = "postgres"
+CORE = ("postgres", "lake")
+USER_INTERFACES = ("airflow", "mongo_express", "pgadmin")
 
-
-class StackError(RuntimeError):
-    """Something the user can act on: the message says what and how."""
+__all__ = ["LocalStack", "ServiceStatus", "StackError", "find_postgres_bindir"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,20 @@ class ServiceStatus:
     state: str
     healthy: bool
     detail: str
+
+
+@dataclass
+class Program:
+    """One supervised process: how to run it, and how to tell that it answers."""
+
+    name: str
+    command: list[str]
+    check: Callable[[], str]
+    port: tuple[str, int, str]  # host, port, and the setting that chooses it
+    environment: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    stopsignal: str = "TERM"
+    whole_group: bool = False  # the program starts children of its own
 
 
 def find_postgres_bindir() -> Path:
@@ -69,6 +87,11 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _supervisor_value(value: str) -> str:
+    """Quote a value for supervisord's environment= line (which also expands %)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'
+
+
 class LocalStack:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -78,64 +101,150 @@ class LocalStack:
         self.pg_run = self.pg_root / "run"
         self.lake_dir = self.state_dir / "lake"
         self.log_dir = self.state_dir / "logs"
+        self.airflow_home = self.state_dir / "airflow"
         self.conf_path = self.state_dir / "supervisord.conf"
         self.socket_path = self.state_dir / "supervisor.sock"
-        nodes = parse_uri(settings.MONGO_URI)["nodelist"]
-        self.lake_host, self.lake_port = nodes[0]
+        self.lake_host, self.lake_port = parse_uri(settings.MONGO_URI)["nodelist"][0]
         # PostgreSQL refuses to run as root; then the cluster belongs to the 'postgres' system user.
         self.pg_os_user = PG_SUPERUSER if os.geteuid() == 0 else getpass.getuser()
 
     # ----------------------------------------------------------------------------------- start
-    def start(self) -> None:
+    def start(self, full: bool = False) -> bool:
+        """Start the services (with the user interfaces when full); False if all were running already."""
+        wanted = CORE + (USER_INTERFACES if full else ())
         if self._supervisor_running():
-            if self._stopped_programs():
-                self._supervisor().supervisor.startAllProcesses(True)
+            configured = self._configured_programs()
+            missing = [name for name in wanted if name not in configured]
+            if not missing and not self._stopped_programs():
+                return False
+            if missing:
+                self._prepare(wanted, preflight=missing)
+                self._write_supervisor_conf(wanted)
+                added, _, _ = self._supervisor().supervisor.reloadConfig()[0]
+                for name in added:
+                    self._supervisor().supervisor.addProcessGroup(name)
+            self._supervisor().supervisor.startAllProcesses(True)
         else:
-            self._preflight()
-            self._init_postgres()
-            self._write_supervisor_conf()
+            self._prepare(wanted, preflight=wanted)
+            self._write_supervisor_conf(wanted)
             self._start_supervisor()
         self.wait_healthy()
         self._bootstrap_warehouse()
         self.apply_sql()
         with MongoClient(self.settings.MONGO_URI, serverSelectionTimeoutMS=5000) as client:
             ensure_lake_indexes(client[self.settings.MONGO_DB])
+        return True
 
-    def _preflight(self) -> None:
-        self.bindir = find_postgres_bindir()
-        if self.pg_os_user != getpass.getuser():
-            try:
-                pwd.getpwnam(self.pg_os_user)
-            except KeyError:
-                raise StackError(
-                    "running as root, PostgreSQL needs the 'postgres' system user, which the "
-                    "Debian package creates: sudo apt-get install -y postgresql"
-                ) from None
-        checks = [
-            ("127.0.0.1", self.settings.POSTGRES_PORT, "POSTGRES_PORT"),
-            (self.lake_host, self.lake_port, "MONGO_URI"),
-        ]
-        for host, port, setting in checks:
+    def _programs(self, names) -> list[Program]:
+        return [getattr(self, f"_{name}_program")() for name in names]
+
+    def _prepare(self, wanted, preflight) -> None:
+        """Check ports, then install and initialise what the wanted programs need."""
+        for program in self._programs(preflight):
+            host, port, setting = program.port
             if not _port_is_free(host, port):
                 raise StackError(
                     f"port {port} on {host} is already in use by another program; stop that "
                     f"program or choose another port with {setting} in .env"
                 )
+        for path in (self.state_dir, self.log_dir, self.lake_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self._init_postgres()
+        if "airflow" in wanted:
+            from stack import airflow_local
 
+            airflow_local.prepare(self.settings, self.airflow_home)
+        if "mongo_express" in wanted:
+            from stack import mongo_express
+
+            mongo_express.ensure_installed(self.state_dir / "mongo-express")
+        if "pgadmin" in wanted:
+            from stack import pgadmin
+
+            pgadmin.ensure_installed(self._pgadmin_venv)
+            pgadmin.prepare(self.settings, self._pgadmin_venv, self.state_dir)
+
+    # ------------------------------------------------------------------------------- programs
+    def _postgres_program(self) -> Program:
+        bindir = find_postgres_bindir()
+        return Program(
+            "postgres",
+            [str(bindir / "postgres"), "-D", str(self.pg_data), "-p", str(self.settings.POSTGRES_PORT),
+             "-k", str(self.pg_run), "-c", "listen_addresses=127.0.0.1"],
+            self._postgres_ok,
+            ("127.0.0.1", self.settings.POSTGRES_PORT, "POSTGRES_PORT"),
+            user=self.pg_os_user if self.pg_os_user != getpass.getuser() else None,
+            stopsignal="INT",  # PostgreSQL's fast shutdown
+        )
+
+    def _lake_program(self) -> Program:
+        secantus = Path(sys.executable).parent / "secantusd-py"
+        if not secantus.exists():
+            raise StackError("the SecantusDB server is not installed in this virtualenv: run make setup")
+        return Program(
+            "lake",
+            [str(secantus), "--host", self.lake_host, "--port", str(self.lake_port),
+             "--storage-path", str(self.lake_dir), "--log-level", "WARNING"],
+            self._lake_ok,
+            (self.lake_host, self.lake_port, "MONGO_URI"),
+        )
+
+    def _airflow_program(self) -> Program:
+        from stack import airflow_local
+
+        return Program(
+            "airflow",
+            airflow_local.command(self.airflow_home),
+            lambda: airflow_local.check(self.settings),
+            ("127.0.0.1", self.settings.AIRFLOW_UI_PORT, "AIRFLOW_UI_PORT"),
+            environment=airflow_local.environment(self.settings, self.airflow_home),
+            whole_group=True,
+        )
+
+    def _mongo_express_program(self) -> Program:
+        from stack import mongo_express
+
+        app = self.state_dir / "mongo-express" / "node_modules" / "mongo-express" / "app.js"
+        argv, env = mongo_express.command(self.settings, app)
+        return Program(
+            "mongo_express", argv, lambda: mongo_express.check(self.settings),
+            ("127.0.0.1", self.settings.MONGO_EXPRESS_PORT, "MONGO_EXPRESS_PORT"), environment=env,
+        )
+
+    @property
+    def _pgadmin_venv(self) -> Path:
+        return self.state_dir / "pgadmin-venv"
+
+    def _pgadmin_program(self) -> Program:
+        from stack import pgadmin
+
+        argv, env = pgadmin.command(self.settings, self._pgadmin_venv, self.state_dir)
+        return Program(
+            "pgadmin", argv, lambda: pgadmin.check(self.settings),
+            ("127.0.0.1", self.settings.PGADMIN_PORT, "PGADMIN_PORT"), environment=env, whole_group=True,
+        )
+
+    # ------------------------------------------------------------------------------- postgres
     def _as_pg_user(self, argv: list[str]) -> list[str]:
         if self.pg_os_user == getpass.getuser():
             return argv
         return ["runuser", "-u", self.pg_os_user, "--", *argv]
 
     def _init_postgres(self) -> None:
-        for path in (self.state_dir, self.log_dir, self.lake_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        bindir = find_postgres_bindir()
+        if self.pg_os_user != getpass.getuser():
+            try:
+                entry = pwd.getpwnam(self.pg_os_user)
+            except KeyError:
+                raise StackError(
+                    "running as root, PostgreSQL needs the 'postgres' system user, which the "
+                    "Debian package creates: sudo apt-get install -y postgresql"
+                ) from None
         self.pg_root.mkdir(parents=True, exist_ok=True)
         self.pg_run.mkdir(exist_ok=True)
         if self.pg_os_user != getpass.getuser():
             # The server's user must be able to reach its folders through ours.
             self.state_dir.chmod(0o755)
-            entry = pwd.getpwnam(self.pg_os_user)
             for path in (self.pg_root, self.pg_run):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             reachable = subprocess.run(self._as_pg_user(["test", "-w", str(self.pg_root)]), capture_output=True)
@@ -149,7 +258,7 @@ class LocalStack:
             return
         result = subprocess.run(
             self._as_pg_user([
-                str(self.bindir / "initdb"), "-D", str(self.pg_data), "-U", PG_SUPERUSER,
+                str(bindir / "initdb"), "-D", str(self.pg_data), "-U", PG_SUPERUSER,
                 "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
                 "--locale=C.UTF-8", "--no-instructions",
             ]),
@@ -157,71 +266,6 @@ class LocalStack:
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed for {self.pg_data}:\n{result.stderr.strip()}")
-
-    def _write_supervisor_conf(self) -> None:
-        bin_dir = Path(sys.executable).parent
-        secantus = bin_dir / "secantusd-py"
-        if not secantus.exists():
-            raise StackError("the SecantusDB server is not installed in this virtualenv: run make setup")
-        pg_user_line = f"user={self.pg_os_user}\n" if self.pg_os_user != getpass.getuser() else ""
-        self.conf_path.write_text(
-            f"""[unix_http_server]
-file={self.socket_path}
-chmod=0700
-
-[supervisord]
-logfile={self.log_dir / "supervisord.log"}
-pidfile={self.state_dir / "supervisord.pid"}
-childlogdir={self.log_dir}
-directory={self.state_dir}
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl=unix://{self.socket_path}
-
-[program:postgres]
-command={self.bindir / "postgres"} -D {self.pg_data} -p {self.settings.POSTGRES_PORT} -k {self.pg_run} -c listen_addresses=127.0.0.1
-{pg_user_line}stopsignal=INT
-stopwaitsecs=60
-startsecs=2
-autorestart=true
-redirect_stderr=true
-stdout_logfile={self.log_dir / "postgres.log"}
-
-[program:lake]
-command={secantus} --host {self.lake_host} --port {self.lake_port} --storage-path {self.lake_dir} --log-level WARNING
-stopsignal=TERM
-stopwaitsecs=60
-startsecs=2
-autorestart=true
-redirect_stderr=true
-stdout_logfile={self.log_dir / "lake.log"}
-"""
-        )
-
-    def _start_supervisor(self) -> None:
-        supervisord = Path(sys.executable).parent / "supervisord"
-        result = subprocess.run([str(supervisord), "-c", str(self.conf_path)], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise StackError(f"supervisord did not start: {result.stderr.strip() or result.stdout.strip()}")
-        deadline = time.monotonic() + 15
-        while not self._supervisor_running():
-            if time.monotonic() > deadline:
-                raise StackError(f"supervisord did not answer; see {self.log_dir / 'supervisord.log'}")
-            time.sleep(0.2)
-
-    def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            statuses = self.status()
-            if all(s.healthy for s in statuses):
-                return
-            if time.monotonic() > deadline:
-                sick = "; ".join(f"{s.name}: {s.state} ({s.detail})" for s in statuses if not s.healthy)
-                raise StackError(f"services not healthy after {timeout:.0f}s: {sick}; logs in {self.log_dir}")
-            time.sleep(0.5)
 
     def _bootstrap_warehouse(self) -> None:
         """Create the warehouse role and database (as the postgres image does from POSTGRES_*)."""
@@ -249,7 +293,59 @@ stdout_logfile={self.log_dir / "lake.log"}
             for path in sorted(SQL_DIR.glob("*.sql")):
                 conn.execute(path.read_text())
 
-    # ---------------------------------------------------------------------------------- status
+    # ----------------------------------------------------------------------------- supervisord
+    def _write_supervisor_conf(self, names) -> None:
+        sections = [
+            f"[unix_http_server]\nfile={self.socket_path}\nchmod=0700\n",
+            f"[supervisord]\nlogfile={self.log_dir / 'supervisord.log'}\npidfile={self.state_dir / 'supervisord.pid'}\n"
+            f"childlogdir={self.log_dir}\ndirectory={self.state_dir}\n",
+            "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+            f"[supervisorctl]\nserverurl=unix://{self.socket_path}\n",
+        ]
+        for program in self._programs(names):
+            lines = [
+                f"[program:{program.name}]",
+                "command=" + shlex.join(program.command).replace("%", "%%"),
+                f"stopsignal={program.stopsignal}",
+                "stopwaitsecs=60",
+                "startsecs=2",
+                "autorestart=true",
+                "redirect_stderr=true",
+                f"stdout_logfile={self.log_dir / (program.name + '.log')}",
+                "stdout_logfile_maxbytes=20MB",
+            ]
+            if program.user:
+                lines.append(f"user={program.user}")
+            if program.whole_group:
+                lines += ["stopasgroup=true", "killasgroup=true"]
+            if program.environment:
+                lines.append("environment=" + ",".join(f"{k}={_supervisor_value(v)}" for k, v in program.environment.items()))
+            sections.append("\n".join(lines) + "\n")
+        self.conf_path.write_text("\n".join(sections))
+        self.conf_path.chmod(0o600)  # it holds the services' passwords
+
+    def _start_supervisor(self) -> None:
+        supervisord = Path(sys.executable).parent / "supervisord"
+        result = subprocess.run([str(supervisord), "-c", str(self.conf_path)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"supervisord did not start: {result.stderr.strip() or result.stdout.strip()}")
+        deadline = time.monotonic() + 15
+        while not self._supervisor_running():
+            if time.monotonic() > deadline:
+                raise StackError(f"supervisord did not answer; see {self.log_dir / 'supervisord.log'}")
+            time.sleep(0.2)
+
+    def wait_healthy(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            statuses = self.status()
+            if all(s.healthy for s in statuses):
+                return
+            if time.monotonic() > deadline:
+                sick = "; ".join(f"{s.name}: {s.state} ({s.detail})" for s in statuses if not s.healthy)
+                raise StackError(f"services not healthy after {timeout:.0f}s: {sick}; logs in {self.log_dir}")
+            time.sleep(1)
+
     def _supervisor(self):
         return xmlrpc.client.ServerProxy(
             "http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{self.socket_path}")
@@ -263,16 +359,23 @@ stdout_logfile={self.log_dir / "lake.log"}
         except (OSError, xmlrpc.client.Fault):
             return False
 
-    def _stopped_programs(self) -> list[str]:
-        return [p["name"] for p in self._supervisor().supervisor.getAllProcessInfo() if p["statename"] != "RUNNING"]
+    def _process_states(self) -> dict[str, str]:
+        return {p["name"]: p["statename"] for p in self._supervisor().supervisor.getAllProcessInfo()}
 
+    def _configured_programs(self) -> list[str]:
+        return list(self._process_states())
+
+    def _stopped_programs(self) -> list[str]:
+        return [name for name, state in self._process_states().items() if state != "RUNNING"]
+
+    # ---------------------------------------------------------------------------------- status
     def status(self) -> list[ServiceStatus]:
         if not self._supervisor_running():
-            return [ServiceStatus(name, "STOPPED", False, "not started") for name in ("postgres", "lake")]
-        states = {p["name"]: p["statename"] for p in self._supervisor().supervisor.getAllProcessInfo()}
+            return [ServiceStatus(name, "STOPPED", False, "not started") for name in CORE]
+        states = self._process_states()
         return [
-            self._check("postgres", states.get("postgres", "UNKNOWN"), self._postgres_ok),
-            self._check("lake", states.get("lake", "UNKNOWN"), self._lake_ok),
+            self._check(program.name, states.get(program.name, "UNKNOWN"), program.check)
+            for program in self._programs([n for n in CORE + USER_INTERFACES if n in states])
         ]
 
     @staticmethod
@@ -282,7 +385,7 @@ stdout_logfile={self.log_dir / "lake.log"}
         try:
             return ServiceStatus(name, state, True, probe())
         except Exception as exc:  # any failure to answer means not healthy yet
-            return ServiceStatus(name, state, False, type(exc).__name__)
+            return ServiceStatus(name, state, False, f"{type(exc).__name__}: {exc}"[:200])
 
     def _postgres_ok(self) -> str:
         with psycopg.connect(
@@ -305,7 +408,7 @@ stdout_logfile={self.log_dir / "lake.log"}
         pid_file = self.state_dir / "supervisord.pid"
         pid = int(pid_file.read_text()) if pid_file.exists() else None
         self._supervisor().supervisor.shutdown()
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while pid and _pid_alive(pid):
             if time.monotonic() > deadline:
                 raise StackError(f"supervisord (pid {pid}) did not stop; see {self.log_dir}")

@@ -1,0 +1,77 @@
+"""
+### Backfill history
+
+Manual. Loads history into the lake, one chunk per mapped task, then runs the warehouse load.
+
+- `source`: `coincap` (price history per asset) or `openweather` (air-pollution history per location,
+  data from 2020-11-27);
+- `entities`: asset slugs or location ids; empty means all configured ones;
+- `start`, `end`: UTC ISO times, end excluded; `interval`: CoinCap history interval.
+
+Resumable: a failed chunk retries on its own, and clearing it re-runs only that chunk; chunks already
+loaded are duplicates if re-run and add nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import Param, dag, task
+
+from orchestration.defaults import COINCAP_POOL, DEFAULT_ARGS, OPENWEATHER_POOL, START_DATE, spark_submit_kwargs
+
+CHUNK = timedelta(days=1)
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["backfill", "coincap", "openweather"],
+    doc_md=__doc__,
+    params={
+        "source": Param("coincap", enum=["coincap", "openweather"]),
+        "entities": Param([], type="array", items={"type": "string"}),
+        "start": Param("2026-01-01T00:00:00+00:00", type="string", format="date-time"),
+        "end": Param("2026-01-02T00:00:00+00:00", type="string", format="date-time"),
+        "interval": Param("h1", enum=["m1", "m5", "m15", "m30", "h1", "h2", "h6", "h12", "d1"]),
+    },
+)
+def backfill_history():
+    @task
+    def plan_chunks(source: str, params=None) -> list[list[str]]:
+        """The [start, end) chunks of the requested range, or none when another source was asked for."""
+        if params["source"] != source:
+            return []
+        start = datetime.fromisoformat(params["start"]).astimezone(timezone.utc)
+        end = datetime.fromisoformat(params["end"]).astimezone(timezone.utc)
+        if end <= start:
+            raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
+        chunks, lo = [], start
+        while lo < end:
+            hi = min(end, lo + CHUNK)
+            chunks.append([lo.isoformat(), hi.isoformat()])
+            lo = hi
+        return chunks
+
+    @task(map_index_template="{{ chunk[0] }}")
+    def load_chunk(source: str, chunk: list[str], params=None, run_id=None) -> dict:
+        from producer import runs
+
+        result = runs.backfill(
+            source, datetime.fromisoformat(chunk[0]), datetime.fromisoformat(chunk[1]), run_id,
+            interval=params["interval"], entities=params["entities"] or None,
+        )
+        return dict(result)
+
+    load = SparkSubmitOperator(task_id="load_warehouse", trigger_rule="none_failed", **spark_submit_kwargs())
+    for source, pool in (("coincap", COINCAP_POOL), ("openweather", OPENWEATHER_POOL)):
+        chunks = plan_chunks.override(task_id=f"plan_{source}_chunks")(source)
+        loaded = load_chunk.override(task_id=f"load_{source}_chunks", pool=pool).partial(source=source).expand(chunk=chunks)
+        loaded >> load
+
+
+backfill_history()

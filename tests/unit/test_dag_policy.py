@@ -1,0 +1,85 @@
+"""Policy over every DAG: it imports cleanly without touching a database, and follows the house rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from common.settings import PROJECT_ROOT
+
+EXPECTED_SCHEDULES = {
+    "ingest_coincap": "* * * * *",
+    "ingest_openweather": "*/10 * * * *",
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory):
+    """Parse dags/ the way the dag-processor does, with every database client made to explode."""
+    import psycopg
+    import pymongo
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a DAG file touched a database at import time")
+
+    monkeypatch.setattr(pymongo, "MongoClient", refuse)
+    monkeypatch.setattr(psycopg, "connect", refuse)
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(PROJECT_ROOT / "dags"))
+    monkeypatch.undo()
+    return bag
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"ingest_coincap", "ingest_openweather", "lake_to_warehouse", "backfill_history"}
+
+
+def test_every_dag_has_docs_tags_retries_and_one_run_at_a_time(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.doc_md and dag.doc_md.strip().startswith("###"), dag.dag_id
+        assert dag.tags, dag.dag_id
+        assert dag.max_active_runs == 1 and dag.catchup is False, dag.dag_id
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag.dag_id}.{task.task_id}"
+            assert task.retry_exponential_backoff, f"{dag.dag_id}.{task.task_id}"
+            assert task.retry_delay >= timedelta(seconds=10)
+
+
+@pytest.mark.parametrize("dag_id, cron", EXPECTED_SCHEDULES.items())
+def test_ingest_schedules(dagbag, dag_id, cron):
+    assert dagbag.dags[dag_id].timetable.expression == cron
+
+
+def test_ingest_tasks_use_the_api_pools_and_publish_lake_assets(dagbag):
+    coincap = dagbag.dags["ingest_coincap"].get_task("fetch_assets_snapshot")
+    weather = dagbag.dags["ingest_openweather"].get_task("fetch_weather_and_air")
+    assert coincap.pool == "coincap_api" and weather.pool == "openweather_api"
+    assert [a.uri.rsplit("/", 1)[-1] for a in coincap.outlets] == ["coincap_assets"]
+    assert sorted(a.uri.rsplit("/", 1)[-1] for a in weather.outlets) == ["openweather_air", "openweather_weather"]
+
+
+def test_the_warehouse_load_is_scheduled_on_the_ingest_assets(dagbag):
+    load = dagbag.dags["lake_to_warehouse"]
+    produced = {a.uri for dag_id in EXPECTED_SCHEDULES for t in dagbag.dags[dag_id].tasks for a in t.outlets}
+    consumed = {a.uri for a in load.timetable.asset_condition.objects}
+    assert type(load.timetable.asset_condition).__name__ == "AssetAny"  # any new ingest triggers a load
+    assert consumed == produced
+    submit = load.get_task("load_warehouse")
+    assert type(submit).__name__ == "SparkSubmitOperator" and submit._conn_id == "spark_default"
+    assert submit.application.endswith("spark/lake_to_warehouse.py")
+
+
+def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):
+    backfill = dagbag.dags["backfill_history"]
+    assert backfill.timetable.can_be_scheduled is False
+    assert set(backfill.params) == {"source", "entities", "start", "end", "interval"}
+    load = backfill.get_task("load_warehouse")
+    assert load.upstream_task_ids == {"load_coincap_chunks", "load_openweather_chunks"}
+    assert backfill.get_task("load_coincap_chunks").pool == "coincap_api"
+    assert backfill.get_task("load_openweather_chunks").pool == "openweather_api"
