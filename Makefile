@@ -1,5 +1,5 @@
-# The platform's commands. `make demo` sets up what is missing and runs one full cycle;
-# `make test` runs every test against real services it starts itself.
+# The platform's commands. `make run` sets up what is missing and starts the whole stack;
+# `make demo` runs one full cycle at once; `make test` runs every test against real services.
 
 PYTHON_BIN ?= python3.11
 VENV := .venv
@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JARS_DIR := .local/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 
-.PHONY: setup jars demo start status stop load test unit integration clean-data
+.PHONY: setup jars run demo start status stop load test unit integration clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,6 +23,9 @@ $(JARS_STAMP): spark/jars/pom.xml
 
 setup: $(STAMP) $(JARS_STAMP)
 jars: $(JARS_STAMP)
+
+run: setup
+	$(PY) -m stack run
 
 demo: setup
 	$(PY) -m stack demo
@@ -49,4 +52,4 @@ integration: setup
 	$(PY) -m pytest tests/integration
 
 clean-data: stop
-	rm -rf .local/postgres .local/lake .local/logs
+	rm -rf .local/postgres .local/lake .local/logs .local/airflow .local/pgadmin

@@ -83,13 +83,13 @@ class Settings(BaseSettings):
 
     AIRFLOW_UI_PORT: int = Field(8081, ge=1, le=65535)
     AIRFLOW_ADMIN_USER: str = "admin"
-    AIRFLOW_ADMIN_PASSWORD: SecretStr = SecretStr("admin")
+    AIRFLOW_ADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
     MONGO_EXPRESS_PORT: int = Field(8082, ge=1, le=65535)
     MONGO_EXPRESS_USER: str = "admin"
-    MONGO_EXPRESS_PASSWORD: SecretStr = SecretStr("admin")
+    MONGO_EXPRESS_PASSWORD: SecretStr = SecretStr("platform-local")
     PGADMIN_PORT: int = Field(5050, ge=1, le=65535)
     PGADMIN_EMAIL: str = "admin@example.com"
-    PGADMIN_PASSWORD: SecretStr = SecretStr("admin")
+    PGADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
 
     ETL_LOOKBACK_MINUTES: int = Field(15, ge=0)
     SPARK_MASTER: str = "local[*]"
@@ -158,6 +158,21 @@ class Settings(BaseSettings):
             "user": self.POSTGRES_USER,
             "password": self.POSTGRES_PASSWORD.get_secret_value(),
         }
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as environment variables, in the text forms this module parses back."""
+        env = {}
+        for name, value in self:
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif name == "COINCAP_ASSETS":
+                value = ",".join(value)
+            elif name == "OPENWEATHER_LOCATIONS":
+                value = ";".join(f"{loc.id}:{loc.name}:{loc.lat}:{loc.lon}" for loc in value)
+            env[name] = str(value)
+        return env
 
     @property
     def jdbc_url(self) -> str:

@@ -27,6 +27,7 @@ def environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     password = quote(settings.POSTGRES_PASSWORD.get_secret_value(), safe="")
     return {
+        **settings.as_environment(),  # tasks read the very settings the stack was started with
         "AIRFLOW_HOME": str(airflow_home),
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "PYSPARK_PYTHON": sys.executable,

@@ -8,6 +8,7 @@ supervisord configuration. Starting is idempotent: what exists is reused, what r
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import pwd
 import shlex
@@ -85,11 +86,6 @@ def _port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _supervisor_value(value: str) -> str:
-    """Quote a value for supervisord's environment= line (which also expands %)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'
 
 
 class LocalStack:
@@ -303,9 +299,15 @@ class LocalStack:
             f"[supervisorctl]\nserverurl=unix://{self.socket_path}\n",
         ]
         for program in self._programs(names):
+            command = program.command
+            if program.environment:
+                env_file = self.state_dir / f"{program.name}.env.json"
+                env_file.write_text(json.dumps(program.environment))
+                env_file.chmod(0o600)  # passwords travel here, not in supervisord.conf
+                command = [sys.executable, "-m", "stack.launch", str(env_file), *command]
             lines = [
                 f"[program:{program.name}]",
-                "command=" + shlex.join(program.command).replace("%", "%%"),
+                "command=" + shlex.join(command).replace("%", "%%"),
                 f"stopsignal={program.stopsignal}",
                 "stopwaitsecs=60",
                 "startsecs=2",
@@ -318,11 +320,8 @@ class LocalStack:
                 lines.append(f"user={program.user}")
             if program.whole_group:
                 lines += ["stopasgroup=true", "killasgroup=true"]
-            if program.environment:
-                lines.append("environment=" + ",".join(f"{k}={_supervisor_value(v)}" for k, v in program.environment.items()))
             sections.append("\n".join(lines) + "\n")
         self.conf_path.write_text("\n".join(sections))
-        self.conf_path.chmod(0o600)  # it holds the services' passwords
 
     def _start_supervisor(self) -> None:
         supervisord = Path(sys.executable).parent / "supervisord"

@@ -70,3 +70,13 @@ def test_keys_and_password_do_not_show_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("COINCAP_API_KEY", "super-secret-key")
     s = load_settings(POSTGRES_PASSWORD="hunter2", _env_file=None)
     assert "super-secret-key" not in repr(s) and "hunter2" not in repr(s)
+
+
+def test_settings_survive_a_round_trip_through_the_environment(monkeypatch):
+    original = load_settings(
+        POSTGRES_PASSWORD="p%w\"d", COINCAP_ASSETS="bitcoin,binance-coin", COINCAP_API_KEY="k",
+        OPENWEATHER_LOCATIONS="paris:Paris:48.85:2.35;ny:New York:40.71:-74.0", _env_file=None,
+    )
+    for name, value in original.as_environment().items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(_env_file=None) == original
