@@ -93,6 +93,8 @@ class Settings(BaseSettings):
 
     ETL_LOOKBACK_MINUTES: int = Field(15, ge=0)
     SPARK_MASTER: str = "local[*]"
+    # Where executors on other machines reach the driver (client mode on a cluster); unset locally.
+    SPARK_DRIVER_HOST: str | None = None
     SPARK_JARS_DIR: Path = PROJECT_ROOT / ".local" / "jars"
     LOCAL_STATE_DIR: Path = PROJECT_ROOT / ".local"
 

@@ -35,17 +35,21 @@ def spark_job_jars() -> str:
 
 
 def spark_submit_kwargs() -> dict:
+    conf = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    driver_host = get_settings().SPARK_DRIVER_HOST
+    if driver_host:
+        conf |= {"spark.driver.host": driver_host, "spark.driver.bindAddress": "0.0.0.0"}
     return {
         "conn_id": SPARK_CONN_ID,
         "application": str(SPARK_JOB),
         "application_args": ["--run-id", "{{ run_id }}"],
         "jars": spark_job_jars(),
         "name": "lake_to_warehouse",
-        "conf": {
-            "spark.sql.session.timeZone": "UTC",
-            "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-            "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-            "spark.ui.showConsoleProgress": "false",
-        },
+        "conf": conf,
         "verbose": False,
     }

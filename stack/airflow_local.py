@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -16,7 +15,8 @@ from urllib.parse import quote
 import requests
 
 from common.settings import PROJECT_ROOT, Settings
-from orchestration.defaults import POOLS, SPARK_CONN_ID
+from orchestration.defaults import SPARK_CONN_ID
+from orchestration.setup import SetupError, prepare_airflow
 from stack.errors import StackError
 
 LAKE_CONN_ID = "lake_mongo"
@@ -53,17 +53,10 @@ def environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
 def prepare(settings: Settings, airflow_home: Path) -> None:
     """Metadata database, the admin's password and the API pools; idempotent."""
     airflow_home.mkdir(parents=True, exist_ok=True)
-    passwords = airflow_home / "passwords.json"
-    passwords.write_text(json.dumps({settings.AIRFLOW_ADMIN_USER: settings.AIRFLOW_ADMIN_PASSWORD.get_secret_value()}))
-    passwords.chmod(0o600)
-    env = {**os.environ, **environment(settings, airflow_home)}
-    airflow = str(Path(sys.executable).parent / "airflow")
-    steps = [[airflow, "db", "migrate"]]
-    steps += [[airflow, "pools", "set", name, str(slots), about] for name, (slots, about) in POOLS.items()]
-    for argv in steps:
-        result = subprocess.run(argv, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise StackError(f"`airflow {' '.join(argv[1:3])}` failed:\n{result.stderr[-2000:]}")
+    try:
+        prepare_airflow(settings, {**os.environ, **environment(settings, airflow_home)})
+    except SetupError as exc:
+        raise StackError(str(exc)) from None
 
 
 def command(airflow_home: Path) -> list[str]:

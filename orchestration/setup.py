@@ -1,0 +1,48 @@
+"""`python -m orchestration.setup`: get an Airflow deployment ready for the platform's DAGs.
+
+Migrates the metadata database, writes the admin's password for the simple auth manager, and
+creates the API pools. Idempotent. The local stack and docker compose's airflow-init both run it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from common.settings import Settings, get_settings
+from orchestration.defaults import POOLS
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+def prepare_airflow(settings: Settings, env: dict[str, str]) -> None:
+    passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    passwords.parent.mkdir(parents=True, exist_ok=True)
+    passwords.write_text(json.dumps({settings.AIRFLOW_ADMIN_USER: settings.AIRFLOW_ADMIN_PASSWORD.get_secret_value()}))
+    passwords.chmod(0o600)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    steps = [[airflow, "db", "migrate"]]
+    steps += [[airflow, "pools", "set", name, str(slots), about] for name, (slots, about) in POOLS.items()]
+    for argv in steps:
+        result = subprocess.run(argv, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SetupError(f"`airflow {' '.join(argv[1:3])}` failed:\n{result.stderr[-2000:]}")
+
+
+def main() -> int:
+    try:
+        prepare_airflow(get_settings(), dict(os.environ))
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("airflow ready: metadata migrated, admin password set, pools " + ", ".join(POOLS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
