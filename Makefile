@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JARS_DIR := .local/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 
-.PHONY: setup jars run demo start status stop load test unit integration clean-data
+.PHONY: setup jars run demo start status stop load test unit integration bench clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,6 +50,10 @@ unit: setup
 
 integration: setup
 	$(PY) -m pytest tests/integration
+
+# A benchmark suite, not tests: BENCH_SCALE=small finishes in under ten minutes.
+bench: setup
+	$(PY) -m bench.run
 
 clean-data: stop
 	rm -rf .local/postgres .local/lake .local/logs .local/airflow .local/pgadmin

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from orchestration.defaults import COINCAP_POOL, DEFAULT_ARGS, OPENWEATHER_POOL, START_DATE, spark_submit_kwargs
 
@@ -48,8 +49,8 @@ def backfill_history():
             return []
         start = datetime.fromisoformat(params["start"]).astimezone(timezone.utc)
         end = datetime.fromisoformat(params["end"]).astimezone(timezone.utc)
-        if end <= start:
-            raise ValueError(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
+        if end <= start:  # bad input: fail now, retrying cannot help
+            raise AirflowFailException(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
         chunks, lo = [], start
         while lo < end:
             hi = min(end, lo + CHUNK)

@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -78,5 +79,8 @@ def test_backfill_dag_loads_history_in_chunks_then_the_warehouse(airflow_env, la
 def test_backfill_dag_refuses_an_inverted_range(airflow_env):
     argv = ["airflow", "dags", "test", "backfill_history", "-c", json.dumps(
         {"source": "openweather", "start": "2026-01-03T00:00:00+00:00", "end": "2026-01-01T00:00:00+00:00"})]
+    started = time.monotonic()
     result = subprocess.run(argv, env=airflow_env, capture_output=True, text=True, timeout=600)
-    assert "must be after start" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "must be after start" in output
+    assert "up_for_retry" not in output and time.monotonic() - started < 120, "bad input is not retried"

@@ -1,0 +1,471 @@
+"""`make bench`: the pipeline measured against its physical floors and the usual alternative.
+
+A suite, not tests: nothing passes or fails on time. Every figure is measured side by side in one
+run on a bench stack of its own (LOCAL_STATE_DIR/bench, free ports), and reported as a ratio where
+one applies, so it holds on a noisy machine. Writes bench/results/<UTC timestamp>.json and .md.
+
+BENCH_SCALE=small finishes in under ten minutes on two cores; the default scale is the one the
+README quotes.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psutil
+import psycopg
+import psycopg2
+import psycopg2.extras
+from pymongo import MongoClient
+from pyspark.sql import types as T
+
+from common.settings import PROJECT_ROOT, Settings, get_settings, load_settings
+from producer import ingest, records
+from producer.lake import COINCAP_HISTORY, LakeWriter, ensure_lake_indexes
+from producer.simulated import SimulatedCoinCap
+from spark import lake_to_warehouse, warehouse
+from spark.transforms import ASSET_PRICE_COLUMNS
+from stack.services import SQL_DIR, LocalStack
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+CADENCE_S = 60
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Scale:
+    ingest_docs: int
+    load_rows: int
+    backfill_points: int
+    incremental_new: int
+    memory_points: tuple[int, int]
+    freshness_cycles: int
+
+
+SCALES = {
+    "small": Scale(20_000, 50_000, 150_000, 10_000, (30_000, 150_000), 3),
+    "default": Scale(100_000, 300_000, 2_000_000, 10_000, (200_000, 1_000_000), 12),
+}
+ASSETS = ["bitcoin", "ethereum", "tether", "binance-coin", "solana", "xrp", "cardano", "dogecoin"]
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def timed(into: dict, key: str):
+    start = time.perf_counter()
+    yield
+    into[key] = time.perf_counter() - start
+
+
+class PeakRss:
+    """Peak resident memory of a process and all its children, sampled every 100 ms."""
+
+    def __init__(self, pid: int):
+        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            try:
+                procs = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Run a command to its end; its wall time in seconds and peak RSS in MB (process tree)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with PeakRss(proc.pid) as rss:
+        out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{(out + err)[-3000:]}")
+    return time.perf_counter() - start, rss.peak / 2**20
+
+
+class Bench:
+    def __init__(self, scale_name: str):
+        self.scale_name, self.scale = scale_name, SCALES[scale_name]
+        base = get_settings()
+        state = Path(base.LOCAL_STATE_DIR) / "bench"
+        self.settings = load_settings(
+            LOCAL_STATE_DIR=state, POSTGRES_PORT=free_port(), MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
+            PRODUCER_SOURCE="simulated", COINCAP_ASSETS="bitcoin,ethereum", COINCAP_API_KEY="", OPENWEATHER_API_KEY="",
+            OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522", AIRFLOW_UI_PORT=free_port(),
+            MONGO_EXPRESS_PORT=free_port(), PGADMIN_PORT=free_port(), INGEST_COINCAP_SCHEDULE="* * * * *",
+            SPARK_MASTER="local[*]",
+        )
+        self.stack = LocalStack(self.settings)
+        self.results: dict = {}
+        self.sizes: dict = {}
+
+    # ------------------------------------------------------------------------------ plumbing
+    def variant(self, name: str) -> Settings:
+        """Settings for a fresh lake database and warehouse database called `name`."""
+        with psycopg.connect(**self.settings.postgres_conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        settings = self.settings.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
+        with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
+            for path in sorted(SQL_DIR.glob("*.sql")):
+                conn.execute(path.read_text())
+        with MongoClient(settings.MONGO_URI) as client:
+            client.drop_database(name)
+            ensure_lake_indexes(client[name])
+        return settings
+
+    def env(self, settings: Settings) -> dict[str, str]:
+        return {**os.environ, **settings.as_environment(), "PYSPARK_PYTHON": sys.executable}
+
+    def history(self, settings: Settings, points: int, start: datetime = START) -> int:
+        """Simulated m1 history of `points` points spread over the assets, written by the producer."""
+        per_asset = points // len(ASSETS)
+        end = start + timedelta(minutes=per_asset)
+        with MongoClient(settings.MONGO_URI) as client:
+            counts = ingest.backfill_coincap(
+                SimulatedCoinCap(1), LakeWriter(client[settings.MONGO_DB]), ASSETS, start, end, "m1", "bench", progress=True
+            )
+        return counts.inserted
+
+    def job(self, settings: Settings) -> tuple[float, float]:
+        return run_measured([sys.executable, "-m", "spark.lake_to_warehouse"], self.env(settings))
+
+    # ----------------------------------------------------------------------------- figures
+    def lake_ingest(self) -> None:
+        """Producer write path (validate, envelope, unordered bulk writes) vs raw insert_many."""
+        n = self.scale.ingest_docs
+        source = SimulatedCoinCap(2)
+        first = int(START.timestamp() * 1000)
+        responses = [source.history("bitcoin", "m1", lo, hi)
+                     for lo, hi in ingest.time_windows(first, first + n * 60_000, 86_400_000)]
+        settings = self.variant("bench_ingest")
+        with MongoClient(settings.MONGO_URI) as client:
+            db = client[settings.MONGO_DB]
+            writer = LakeWriter(db)
+            raw_docs = [copy.deepcopy(d) for r in responses for d in records.coincap_history(
+                r, "bitcoin", records.Envelope("coincap", "/h", datetime.now(timezone.utc), "raw")).documents]
+            times: dict = {}
+            with timed(times, "producer"):
+                for response in responses:
+                    envelope = records.Envelope("coincap", "/assets/bitcoin/history", datetime.now(timezone.utc), "bench")
+                    writer.write(records.coincap_history(response, "bitcoin", envelope))
+            raw = db["raw_insert"]
+            raw.create_index([("entity_id", 1), ("observed_at", 1)], unique=True)
+            raw.create_index([("fetched_at", 1)])
+            with timed(times, "raw"):
+                for i in range(0, len(raw_docs), 5000):
+                    raw.insert_many(raw_docs[i:i + 5000], ordered=False)
+        self.results |= {
+            "lake_ingest_docs": n,
+            "lake_ingest_producer_docs_per_s": n / times["producer"],
+            "lake_ingest_raw_docs_per_s": n / times["raw"],
+            "lake_ingest_ratio": times["raw"] / times["producer"],
+        }
+
+    def backfill(self) -> None:
+        """A long simulated history through lake -> Spark -> warehouse, against the raw floors."""
+        settings = self.main = self.variant("bench_main")
+        times: dict = {}
+        with timed(times, "producer"):
+            points = self.history(settings, self.scale.backfill_points)
+        job_s, _ = self.job(settings)
+        total = times["producer"] + job_s
+        with MongoClient(settings.MONGO_URI) as client:
+            with timed(times, "read"):
+                read = sum(1 for _ in client[settings.MONGO_DB][COINCAP_HISTORY].find({}, batch_size=10_000))
+            self.sizes["lake_bytes"] = client[settings.MONGO_DB].command("dbstats")["dataSize"]
+        with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
+            conn.execute("CREATE TABLE bench_copy (LIKE asset_prices INCLUDING ALL)")
+            buffer = io.BytesIO()
+            with conn.cursor().copy("COPY asset_prices TO STDOUT (FORMAT binary)") as copy_out:
+                for block in copy_out:
+                    buffer.write(block)
+            rows = conn.execute("SELECT count(*) FROM asset_prices").fetchone()[0]
+            with timed(times, "copy"):
+                with conn.cursor().copy("COPY bench_copy FROM STDIN (FORMAT binary)") as copy_in:
+                    copy_in.write(buffer.getvalue())
+            self.sizes["warehouse_bytes"] = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        floors = {"lake_read_points_per_s": read / times["read"], "warehouse_copy_rows_per_s": rows / times["copy"]}
+        self.results |= {
+            "backfill_points": points,
+            "backfill_seconds": total,
+            "backfill_producer_seconds": times["producer"],
+            "backfill_job_seconds": job_s,
+            "backfill_points_per_s": points / total,
+            **floors,
+            "backfill_floor_ratio": (points / total) / min(floors.values()),
+        }
+
+    def warehouse_load(self, spark) -> None:
+        """The job's staging + merge vs raw COPY vs a row-by-row execute_batch insert, same rows."""
+        m = self.scale.load_rows
+        with psycopg.connect(**self.main.postgres_conninfo) as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(ASSET_PRICE_COLUMNS)} FROM asset_prices ORDER BY asset_id, observed_at LIMIT %s", [m]
+            ).fetchall()
+        m = len(rows)
+        settings = self.variant("bench_load")
+        money = T.DecimalType(38, 18)
+        schema = T.StructType([T.StructField("asset_id", T.StringType()), T.StructField("observed_at", T.TimestampType()),
+                               *(T.StructField(c, money) for c in ASSET_PRICE_COLUMNS[2:])])
+        df = spark.createDataFrame(rows, schema).cache()
+        df.count()
+        times: dict = {}
+        with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
+            warehouse.record_start(conn, "bench-load", None)
+            staged = warehouse.create_staging(conn, "bench-load")
+            with timed(times, "ours"):
+                lake_to_warehouse.write_staging(df, staged["asset_prices"], settings)
+                warehouse.merge_and_commit(conn, "bench-load", staged, None, m, 0)
+            warehouse.drop_staging(conn, "bench-load")
+            conn.execute("CREATE TABLE bench_copy (LIKE asset_prices INCLUDING ALL)")
+            conn.execute("CREATE TABLE bench_peer (LIKE asset_prices INCLUDING ALL)")
+            with timed(times, "copy"):
+                with conn.cursor().copy(f"COPY bench_copy ({', '.join(ASSET_PRICE_COLUMNS)}) FROM STDIN") as copy_in:
+                    for row in rows:
+                        copy_in.write_row(row)
+        columns = ", ".join(ASSET_PRICE_COLUMNS)
+        peer = psycopg2.connect(host=settings.POSTGRES_HOST, port=settings.POSTGRES_PORT, dbname=settings.POSTGRES_DB,
+                                user=settings.POSTGRES_USER, password=settings.POSTGRES_PASSWORD.get_secret_value())
+        with peer, peer.cursor() as cur, timed(times, "peer"):
+            psycopg2.extras.execute_batch(
+                cur, f"INSERT INTO bench_peer ({columns}) VALUES ({', '.join(['%s'] * len(ASSET_PRICE_COLUMNS))}) "
+                     "ON CONFLICT (asset_id, observed_at) DO NOTHING", rows, page_size=100)
+        peer.close()
+        df.unpersist()
+        self.results |= {
+            "warehouse_load_rows": m,
+            "warehouse_load_rows_per_s": m / times["ours"],
+            "warehouse_copy_rows_per_s_same_rows": m / times["copy"],
+            "peer_execute_batch_rows_per_s": m / times["peer"],
+            "warehouse_load_ratio": times["copy"] / times["ours"],
+            "peer_speedup": times["peer"] / times["ours"],
+        }
+
+    def incremental_and_idle(self) -> None:
+        """10k new documents on top of everything already processed, vs the same on an empty lake."""
+        new = self.scale.incremental_new
+        later = START + timedelta(days=400)
+        self.history(self.main, new, start=later)
+        on_top_s, _ = self.job(self.main)
+        empty = self.variant("bench_empty")
+        self.history(empty, new, start=later)
+        alone_s, _ = self.job(empty)
+        idle_s, _ = self.job(self.main)
+        self.results |= {
+            "incremental_new_docs": new,
+            "incremental_already_processed_docs": self.results["backfill_points"],
+            "incremental_seconds_on_top": on_top_s,
+            "incremental_seconds_empty_lake": alone_s,
+            "incremental_cost_ratio": on_top_s / alone_s,
+            "idle_run_seconds": idle_s,
+            "idle_run_share_of_cadence": idle_s / CADENCE_S,
+        }
+
+    def memory(self) -> None:
+        """Peak RSS of the producer and of the job's driver (process tree) at two volumes."""
+        for label, points in zip(("small_volume", "large_volume"), self.scale.memory_points):
+            settings = self.variant(f"bench_mem_{label}")
+            end = START + timedelta(minutes=points // len(ASSETS))
+            _, producer_mb = run_measured(
+                [sys.executable, "-m", "producer", "backfill", "coincap", "--start", START.isoformat(),
+                 "--end", end.isoformat(), "--interval", "m1", "--assets", ",".join(ASSETS)], self.env(settings))
+            _, driver_mb = self.job(settings)
+            self.results |= {f"memory_points_{label}": points, f"producer_peak_rss_mb_{label}": producer_mb,
+                             f"driver_peak_rss_mb_{label}": driver_mb}
+        self.results["producer_peak_rss_mb"] = self.results["producer_peak_rss_mb_large_volume"]
+        self.results["driver_peak_rss_mb"] = self.results["driver_peak_rss_mb_large_volume"]
+        self.results["producer_rss_growth_ratio"] = (
+            self.results["producer_peak_rss_mb_large_volume"] / self.results["producer_peak_rss_mb_small_volume"])
+        self.results["driver_rss_growth_ratio"] = (
+            self.results["driver_peak_rss_mb_large_volume"] / self.results["driver_peak_rss_mb_small_volume"])
+
+    def freshness(self) -> None:
+        """In the running stack at a 1-minute cadence: fetched_at -> the run that made the row visible."""
+        cycles = self.scale.freshness_cycles
+        log("starting Airflow, Mongo Express and pgAdmin on the bench stack")
+        self.stack.start(full=True)
+        started = datetime.now(timezone.utc)
+        deadline = time.monotonic() + (cycles + 4) * CADENCE_S
+        samples: list[float] = []
+        while time.monotonic() < deadline:
+            time.sleep(15)
+            samples = self._freshness_samples(started)
+            log(f"freshness: {len(samples)} of {cycles} cycles visible")
+            if len(samples) >= cycles:
+                break
+        if len(samples) < 2:
+            raise RuntimeError(f"only {len(samples)} cycles reached the warehouse; see {self.stack.log_dir}")
+        p95 = statistics.quantiles(samples, n=20, method="inclusive")[-1]
+        self.results |= {
+            "freshness_cycles": len(samples),
+            "freshness_p50_s": statistics.median(samples),
+            "freshness_p95_s": p95,
+            "freshness_p95_over_cadence": p95 / CADENCE_S,
+        }
+
+    def _freshness_samples(self, since: datetime) -> list[float]:
+        with MongoClient(self.settings.MONGO_URI, tz_aware=True) as client:
+            fetched = sorted({d["fetched_at"] for d in client[self.settings.MONGO_DB]["coincap_assets"].find(
+                {"fetched_at": {"$gte": since}}, {"fetched_at": 1})})
+        with psycopg.connect(**self.settings.postgres_conninfo) as conn:
+            runs = conn.execute("SELECT watermark_to, finished_at FROM etl_runs WHERE status = 'success' "
+                                "AND watermark_to IS NOT NULL ORDER BY finished_at").fetchall()
+        samples = []
+        for moment in fetched:
+            visible = next((finished for watermark, finished in runs if watermark >= moment), None)
+            if visible is not None:
+                samples.append((visible - moment).total_seconds())
+        return samples
+
+    # ---------------------------------------------------------------------------------- run
+    def machine(self) -> dict:
+        java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+        with psycopg.connect(**self.settings.postgres_conninfo) as conn:
+            pg = conn.execute("SHOW server_version").fetchone()[0]
+        from importlib.metadata import version
+        return {
+            "cpus": os.cpu_count(),
+            "cpu_model": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                               if l.startswith("model name")), platform.processor()),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "os": platform.platform(),
+            "python": platform.python_version(),
+            "java": java,
+            "versions": {name: version(name) for name in ("pyspark", "apache-airflow", "secantusdb", "pymongo", "psycopg")}
+            | {"postgresql": pg},
+        }
+
+    def run(self) -> Path:
+        log(f"bench scale {self.scale_name}: {asdict(self.scale)}")
+        self.stack.start()
+        try:
+            log("lake ingest: producer write path vs raw insert_many")
+            self.lake_ingest()
+            log(f"backfill: {self.scale.backfill_points} simulated points through lake -> Spark -> warehouse")
+            self.backfill()
+            log("warehouse load: staging + merge vs COPY vs execute_batch")
+            spark = lake_to_warehouse.spark_session(self.settings, app_name="bench")
+            try:
+                self.warehouse_load(spark)
+            finally:
+                spark.stop()
+            log("incremental and idle runs (cold start, as scheduled)")
+            self.incremental_and_idle()
+            log("memory at two volumes")
+            self.memory()
+            log("freshness in the running stack")
+            self.freshness()
+            machine = self.machine()
+        finally:
+            if not os.environ.get("BENCH_KEEP"):
+                self.stack.stop()
+        return self.write(machine)
+
+    def write(self, machine: dict) -> Path:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        report = {"timestamp": stamp, "scale": self.scale_name, "scale_parameters": asdict(self.scale),
+                  "machine": machine, "data_sizes": self.sizes, "results": self.results}
+        path = RESULTS / f"{stamp}.json"
+        path.write_text(json.dumps(report, indent=2, default=str))
+        path.with_suffix(".md").write_text(markdown(report))
+        return path
+
+
+ROWS = [
+    ("lake_ingest_ratio", "producer write path ÷ raw insert_many (docs/s)", "ratio"),
+    ("warehouse_load_ratio", "staging + merge ÷ raw COPY (rows/s)", "ratio"),
+    ("peer_speedup", "staging + merge ÷ row-by-row execute_batch (rows/s)", "ratio"),
+    ("backfill_points_per_s", "simulated history through lake → Spark → warehouse", "points/s"),
+    ("backfill_floor_ratio", "that ÷ the slower raw floor (lake read, warehouse COPY)", "ratio"),
+    ("incremental_cost_ratio", "10k new docs on top of the backfill ÷ on an empty lake (wall time)", "ratio"),
+    ("idle_run_seconds", "job with nothing new, cold start", "s"),
+    ("idle_run_share_of_cadence", "that ÷ the 1-minute cadence", "ratio"),
+    ("freshness_p50_s", "fetched_at → visible in the warehouse, median", "s"),
+    ("freshness_p95_s", "same, 95th percentile", "s"),
+    ("freshness_p95_over_cadence", "p95 ÷ the 1-minute cadence", "ratio"),
+    ("producer_peak_rss_mb", "producer peak RSS, larger volume", "MB"),
+    ("producer_rss_growth_ratio", "producer peak RSS, larger ÷ smaller volume", "ratio"),
+    ("driver_peak_rss_mb", "job driver peak RSS (Python + JVM), larger volume", "MB"),
+    ("driver_rss_growth_ratio", "driver peak RSS, larger ÷ smaller volume", "ratio"),
+]
+
+
+def markdown(report: dict) -> str:
+    r, m = report["results"], report["machine"]
+    lines = [
+        f"Bench {report['timestamp']}, scale `{report['scale']}`: {m['cpus']} CPUs ({m['cpu_model']}), "
+        f"{m['memory_gb']} GB, Python {m['python']}, PySpark {m['versions']['pyspark']}, "
+        f"PostgreSQL {m['versions']['postgresql']}, SecantusDB {m['versions']['secantusdb']}.",
+        "",
+        "| figure | what | value |",
+        "|---|---|---|",
+    ]
+    for key, what, unit in ROWS:
+        value = r[key]
+        shown = f"{value:,.0f}" if unit == "points/s" else f"{value:,.2f}" if unit != "ratio" else f"{value:.3f}"
+        lines.append(f"| `{key}` | {what} | {shown} {'' if unit == 'ratio' else unit} |")
+    lines += [
+        "",
+        f"Backfill: {r['backfill_points']:,} points in {r['backfill_seconds']:.0f} s "
+        f"(producer {r['backfill_producer_seconds']:.0f} s, job {r['backfill_job_seconds']:.0f} s); floors: lake read "
+        f"{r['lake_read_points_per_s']:,.0f} points/s, warehouse COPY {r['warehouse_copy_rows_per_s']:,.0f} rows/s.",
+        f"Warehouse load of {r['warehouse_load_rows']:,} rows: ours {r['warehouse_load_rows_per_s']:,.0f} rows/s, "
+        f"COPY {r['warehouse_copy_rows_per_s_same_rows']:,.0f}, execute_batch {r['peer_execute_batch_rows_per_s']:,.0f}.",
+        f"Lake ingest of {r['lake_ingest_docs']:,} docs: producer {r['lake_ingest_producer_docs_per_s']:,.0f} docs/s, "
+        f"raw insert_many {r['lake_ingest_raw_docs_per_s']:,.0f} docs/s.",
+        f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → {r['producer_peak_rss_mb_large_volume']:.0f} MB, "
+        f"driver {r['driver_peak_rss_mb_small_volume']:.0f} → {r['driver_peak_rss_mb_large_volume']:.0f} MB for "
+        f"{r['memory_points_small_volume']:,} → {r['memory_points_large_volume']:,} points.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    scale = os.environ.get("BENCH_SCALE", "default")
+    if scale not in SCALES:
+        print(f"error: BENCH_SCALE must be one of {', '.join(SCALES)}", file=sys.stderr)
+        return 2
+    path = Bench(scale).run()
+    print(path.with_suffix(".md").read_text())
+    print(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
