@@ -39,7 +39,7 @@ from producer.lake import COINCAP_HISTORY, LakeWriter, ensure_lake_indexes
 from producer.simulated import SimulatedCoinCap
 from spark import lake_to_warehouse, warehouse
 from spark.transforms import ASSET_PRICE_COLUMNS
-from stack.services import SQL_DIR, LocalStack
+from stack.services import PG_SUPERUSER, SQL_DIR, LocalStack
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 CADENCE_S = 60
@@ -135,9 +135,10 @@ class Bench:
     # ------------------------------------------------------------------------------ plumbing
     def variant(self, name: str) -> Settings:
         """Settings for a fresh lake database and warehouse database called `name`."""
-        with psycopg.connect(**self.settings.postgres_conninfo, autocommit=True) as conn:
+        with psycopg.connect(host=str(self.stack.pg_run), port=self.settings.POSTGRES_PORT, user=PG_SUPERUSER,
+                             dbname="postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" OWNER "{self.settings.POSTGRES_USER}"')
         settings = self.settings.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
         with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
             for path in sorted(SQL_DIR.glob("*.sql")):

@@ -19,6 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from bson import ObjectId
@@ -86,6 +87,19 @@ def newest_fetched_at(db) -> datetime | None:
     return newest
 
 
+def connector_uri(mongo_uri: str) -> str:
+    """MONGO_URI for the Spark connector's Java driver, with server monitoring by polling.
+
+    Under concurrent reads the lake server (SecantusDB) answers the driver's streaming `hello` on the
+    wrong requests ("responseTo ... does not match the requestId"); polling avoids the streaming
+    protocol, costs a batch job nothing, and works the same against MongoDB.
+    """
+    parts = urlsplit(mongo_uri)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("serverMonitoringMode", "poll")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+
+
 def read_collection(spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime) -> DataFrame:
     def bson_date(moment: datetime) -> dict:
         return {"$date": {"$numberLong": str(int(moment.timestamp() * 1000))}}
@@ -95,7 +109,7 @@ def read_collection(spark: SparkSession, settings: Settings, name: str, lo: date
         window["$gt"] = bson_date(lo)
     return (
         spark.read.format("mongodb")
-        .option("connection.uri", settings.MONGO_URI)
+        .option("connection.uri", connector_uri(settings.MONGO_URI))
         .option("database", settings.MONGO_DB)
         .option("collection", name)
         # Partitions of ~64 MB; it also copes with empty collections, which sampling does not.

@@ -253,3 +253,4 @@ def test_failed_load_keeps_the_watermark_and_writes_nothing(settings, lake, writ
     recovered = lake_to_warehouse.run(spark, settings, run_id="recovered")
     assert recovered.status == "success"
     assert table_counts(pg)["asset_prices"] == len(expected_prices(lake))
+

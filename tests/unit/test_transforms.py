@@ -100,3 +100,4 @@ def test_air_rows_accept_integral_aqi_from_1_to_5(spark, aqi, valid):
     assert (T.valid(rows).count() == 1) is valid
     if valid:
         assert T.air_quality(T.valid(rows)).collect()[0].aqi == int(aqi)
+
