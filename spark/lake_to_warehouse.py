@@ -78,10 +78,15 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment and moment.tzinfo is None else moment
 
 
-def newest_fetched_at(db) -> datetime | None:
+def newest_fetched_at(db, after: datetime | None = None) -> datetime | None:
+    """The newest `fetched_at` in the raw collections, looking only past `after` when given.
+
+    Bounding the index range keeps an idle check cheap however large the lake grows.
+    """
+    query = {"fetched_at": {"$gt": after}} if after else {}
     newest = None
     for name in RAW_COLLECTIONS:
-        doc = db[name].find_one({}, {"fetched_at": 1}, sort=[("fetched_at", DESCENDING)])
+        doc = db[name].find_one(query, {"fetched_at": 1}, sort=[("fetched_at", DESCENDING)])
         if doc and (newest is None or _as_utc(doc["fetched_at"]) > newest):
             newest = _as_utc(doc["fetched_at"])
     return newest
@@ -165,8 +170,8 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             raise RuntimeError("another lake_to_warehouse run holds the lock; try again when it has finished")
         db = mongo[settings.MONGO_DB]
         watermark = warehouse.last_watermark(conn)
-        newest = newest_fetched_at(db)
-        if newest is None or (watermark is not None and newest <= watermark):
+        newest = newest_fetched_at(db, after=watermark)
+        if newest is None:
             warehouse.record_idle(conn, run_id, watermark)
             return RunSummary(run_id, "success", _iso(watermark), _iso(watermark))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from common.settings import PROJECT_ROOT, load_settings
 from spark.lake_to_warehouse import spark_session
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# py4j says goodbye at interpreter exit, after pytest has closed the streams it would log to.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def load_fixture(name: str):
