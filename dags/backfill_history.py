@@ -20,17 +20,14 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from orchestration.defaults import COINCAP_POOL, DEFAULT_ARGS, OPENWEATHER_POOL, START_DATE, spark_submit_kwargs
+from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, spark_submit_kwargs
 
 CHUNK = timedelta(days=1)
 
 
 @dag(
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["backfill", "coincap", "openweather"],
     doc_md=__doc__,
     params={

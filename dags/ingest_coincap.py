@@ -3,22 +3,19 @@
 
 Every minute (setting `INGEST_COINCAP_SCHEDULE`), one `/assets` snapshot of the assets in
 `COINCAP_ASSETS` lands in the lake collection `coincap_assets`: live where `COINCAP_API_KEY` is set,
-simulated otherwise. Each run updates the `lake.coincap_assets` Asset, which schedules the warehouse load.
+simulated otherwise. Each run updates the Asset of that collection, which schedules the warehouse load.
 """
 
 from airflow.sdk import dag, task
 
 from common.settings import get_settings
 from orchestration.assets import COINCAP_ASSETS_LAKE
-from orchestration.defaults import COINCAP_POOL, DEFAULT_ARGS, START_DATE
+from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS
 
 
 @dag(
     schedule=get_settings().INGEST_COINCAP_SCHEDULE,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["ingest", "coincap"],
     doc_md=__doc__,
 )

@@ -11,15 +11,12 @@ from airflow.sdk import dag, task
 
 from common.settings import get_settings
 from orchestration.assets import OPENWEATHER_AIR_LAKE, OPENWEATHER_WEATHER_LAKE
-from orchestration.defaults import DEFAULT_ARGS, OPENWEATHER_POOL, START_DATE
+from orchestration.defaults import DAG_DEFAULTS, OPENWEATHER_POOL
 
 
 @dag(
     schedule=get_settings().INGEST_OPENWEATHER_SCHEDULE,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["ingest", "openweather"],
     doc_md=__doc__,
 )

@@ -2,7 +2,7 @@
 ### Lake to warehouse
 
 Runs the Spark job `spark/lake_to_warehouse.py` whenever an ingest DAG updates a lake collection
-(data-aware scheduling on the `lake.*` Assets). The job reads what is new since the last successful
+(data-aware scheduling on the Assets of the lake collections). The job reads what is new since the last successful
 watermark, types, validates and deduplicates it, and merges it into the warehouse in one transaction,
 recording the run in `etl_runs`. Submitted through the `spark_default` connection: `local[*]` in the
 local stack, the standalone master under docker compose.
@@ -12,15 +12,12 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import dag
 
 from orchestration.assets import COINCAP_ASSETS_LAKE, OPENWEATHER_AIR_LAKE, OPENWEATHER_WEATHER_LAKE
-from orchestration.defaults import DEFAULT_ARGS, START_DATE, spark_submit_kwargs
+from orchestration.defaults import DAG_DEFAULTS, spark_submit_kwargs
 
 
 @dag(
     schedule=(COINCAP_ASSETS_LAKE | OPENWEATHER_WEATHER_LAKE | OPENWEATHER_AIR_LAKE),
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_DEFAULTS,
     tags=["warehouse", "spark"],
     doc_md=__doc__,
 )

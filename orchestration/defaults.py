@@ -17,6 +17,14 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=10),
 }
 
+# What every DAG's @dag shares; each adds its schedule, tags and doc_md.
+DAG_DEFAULTS = {
+    "start_date": START_DATE,
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+}
+
 # Pools cap concurrent API calls: CoinCap meters credits, OpenWeather's free plan allows 60 calls a minute.
 COINCAP_POOL = "coincap_api"
 OPENWEATHER_POOL = "openweather_api"

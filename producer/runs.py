@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Literal
+from typing import Iterator, Literal
 
 from pymongo import MongoClient
 
@@ -26,18 +27,19 @@ def _result(counts: WriteCounts, source: object) -> RunResult:
     )
 
 
-def _lake(settings: Settings) -> MongoClient:
-    return MongoClient(settings.MONGO_URI, serverSelectionTimeoutMS=10_000, tz_aware=True)
+@contextmanager
+def _lake_writer(settings: Settings) -> Iterator[LakeWriter]:
+    with MongoClient(settings.MONGO_URI, serverSelectionTimeoutMS=10_000, tz_aware=True) as client:
+        db = client[settings.MONGO_DB]
+        ensure_lake_indexes(db)
+        yield LakeWriter(db)
 
 
 def fetch(api: ApiName, run_id: str, settings: Settings | None = None) -> RunResult:
     """Fetch once now: the CoinCap assets snapshot, or OpenWeather weather and air pollution."""
     settings = settings or get_settings()
     coincap, openweather = ingest.sources(settings)
-    with _lake(settings) as client:
-        db = client[settings.MONGO_DB]
-        ensure_lake_indexes(db)
-        writer = LakeWriter(db)
+    with _lake_writer(settings) as writer:
         if api == "coincap":
             return _result(ingest.fetch_coincap(coincap, writer, settings.COINCAP_ASSETS, run_id), coincap)
         return _result(ingest.fetch_openweather(openweather, writer, settings.OPENWEATHER_LOCATIONS, run_id), openweather)
@@ -60,10 +62,7 @@ def backfill(
     """
     settings = settings or get_settings()
     coincap, openweather = ingest.sources(settings)
-    with _lake(settings) as client:
-        db = client[settings.MONGO_DB]
-        ensure_lake_indexes(db)
-        writer = LakeWriter(db)
+    with _lake_writer(settings) as writer:
         if api == "coincap":
             assets = entities or settings.COINCAP_ASSETS
             counts = ingest.backfill_coincap(coincap, writer, assets, start, end, interval, run_id, progress)

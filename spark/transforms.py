@@ -52,14 +52,15 @@ def _envelope_checks() -> list[tuple[Column, str]]:
     ]
 
 
+def _envelope(key: str) -> list:
+    """The envelope columns every typed frame keeps, with entity_id also under its table's key name."""
+    return ["_id", "fetched_at", F.col("entity_id").alias(key), "entity_id", "observed_at"]
+
+
 def coincap_asset_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
     return raw.select(
-        "_id",
-        "fetched_at",
-        F.col("entity_id").alias("asset_id"),
-        "entity_id",
-        "observed_at",
+        *_envelope("asset_id"),
         p["symbol"].alias("symbol"),
         p["name"].alias("name"),
         p["rank"].try_cast("int").alias("rank"),
@@ -89,11 +90,7 @@ def coincap_asset_rows(raw: DataFrame) -> DataFrame:
 def coincap_history_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
     return raw.select(
-        "_id",
-        "fetched_at",
-        F.col("entity_id").alias("asset_id"),
-        "entity_id",
-        "observed_at",
+        *_envelope("asset_id"),
         _money(p["priceUsd"]).alias("price_usd"),
         _money(p["circulatingSupply"]).alias("supply"),
         _reasons(
@@ -108,11 +105,7 @@ def weather_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
     primary = F.get(p["weather"], 0)  # null, not an error, when the list is empty
     return raw.select(
-        "_id",
-        "fetched_at",
-        F.col("entity_id").alias("location_id"),
-        "entity_id",
-        "observed_at",
+        *_envelope("location_id"),
         p["main"]["temp"].alias("temp_c"),
         p["main"]["feels_like"].alias("feels_like_c"),
         p["main"]["temp_min"].alias("temp_min_c"),
@@ -146,11 +139,7 @@ def air_rows(raw: DataFrame) -> DataFrame:
     aqi = p["main"]["aqi"]
     components = [p["components"][name].alias(name) for name in AIR_COLUMNS[3:]]
     return raw.select(
-        "_id",
-        "fetched_at",
-        F.col("entity_id").alias("location_id"),
-        "entity_id",
-        "observed_at",
+        *_envelope("location_id"),
         aqi.cast("smallint").alias("aqi"),
         *components,
         _reasons(
