@@ -408,6 +408,11 @@ class Bench:
             self.incremental_and_idle()
             log("freshness in the running stack")
             self.freshness()
+        except Exception as exc:
+            # Keep what was measured: a late failure must not throw away the earlier figures.
+            self.results["error"] = f"{type(exc).__name__}: {exc}"
+            log(f"stopped early: {self.results['error']}")
+        try:
             machine = self.machine()
         finally:
             if not os.environ.get("BENCH_KEEP"):
@@ -455,9 +460,14 @@ def markdown(report: dict) -> str:
         "|---|---|---|",
     ]
     for key, what, unit in ROWS:
+        if key not in r:
+            lines.append(f"| `{key}` | {what} | not measured |")
+            continue
         value = r[key]
         shown = f"{value:,.0f}" if unit == "points/s" else f"{value:,.2f}" if unit != "ratio" else f"{value:.3f}"
         lines.append(f"| `{key}` | {what} | {shown} {'' if unit == 'ratio' else unit} |")
+    if "error" in r:
+        return "\n".join(lines + ["", f"The run stopped early: {r['error']}", ""])
     lines += [
         "",
         f"Backfill: {r['backfill_points']:,} points in {r['backfill_seconds']:.0f} s "
@@ -485,7 +495,7 @@ def main() -> int:
     path = Bench(scale).run()
     print(path.with_suffix(".md").read_text())
     print(f"report: {path}")
-    return 0
+    return 1 if "error" in json.loads(path.read_text())["results"] else 0
 
 
 if __name__ == "__main__":
