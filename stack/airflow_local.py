@@ -59,7 +59,7 @@ def prepare(settings: Settings, airflow_home: Path) -> None:
         raise StackError(str(exc)) from None
 
 
-def command(airflow_home: Path) -> list[str]:
+def command() -> list[str]:
     return [str(Path(sys.executable).parent / "airflow"), "standalone"]
 
 

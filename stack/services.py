@@ -190,7 +190,7 @@ class LocalStack:
 
         return Program(
             "airflow",
-            airflow_local.command(self.airflow_home),
+            airflow_local.command(),
             lambda: airflow_local.check(self.settings),
             ("127.0.0.1", self.settings.AIRFLOW_UI_PORT, "AIRFLOW_UI_PORT"),
             environment=airflow_local.environment(self.settings, self.airflow_home),
