@@ -55,5 +55,5 @@ integration: setup
 bench: setup
 	$(PY) -m bench.run
 
-clean-data: stop
-	rm -rf .local/postgres .local/lake .local/logs .local/airflow .local/pgadmin
+clean-data:
+	$(PY) -m stack clean

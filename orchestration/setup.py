@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common.files import write_private
 from common.settings import Settings, get_settings
 from orchestration.defaults import POOLS
 
@@ -22,9 +23,7 @@ class SetupError(RuntimeError):
 
 def prepare_airflow(settings: Settings, env: dict[str, str]) -> None:
     passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    passwords.parent.mkdir(parents=True, exist_ok=True)
-    passwords.write_text(json.dumps({settings.AIRFLOW_ADMIN_USER: settings.AIRFLOW_ADMIN_PASSWORD.get_secret_value()}))
-    passwords.chmod(0o600)
+    write_private(passwords, json.dumps({settings.AIRFLOW_ADMIN_USER: settings.AIRFLOW_ADMIN_PASSWORD.get_secret_value()}))
     airflow = str(Path(sys.executable).parent / "airflow")
     steps = [[airflow, "db", "migrate"]]
     steps += [[airflow, "pools", "set", name, str(slots), about] for name, (slots, about) in POOLS.items()]

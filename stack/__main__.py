@@ -1,4 +1,4 @@
-"""`python -m stack run|start|status|stop|demo`: the local stack and one full pipeline cycle."""
+"""`python -m stack run|start|status|stop|clean|demo`: the local stack and one full pipeline cycle."""
 
 from __future__ import annotations
 
@@ -62,6 +62,13 @@ def status() -> None:
 def stop() -> None:
     """Stop every service the project started."""
     typer.echo("stopped" if _stack().stop() else "nothing was running")
+
+
+@app.command()
+def clean() -> None:
+    """Stop every service, then delete all local data: warehouse, lake, logs, Airflow and pgAdmin state."""
+    removed = _stack().clean()
+    typer.echo("\n".join(f"removed {path}" for path in removed) or "no local data to remove")
 
 
 @app.command()

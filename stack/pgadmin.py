@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from common.files import write_private
 from common.settings import Settings
 from stack.errors import StackError
 
@@ -85,9 +86,9 @@ def prepare(settings: Settings, venv_dir: Path, state_dir: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o700)  # pgAdmin's database, sessions and the pgpass file
     data_dir = home / "data"
-    _write_private(home / "conf" / "config_local.py", _config_local(settings, data_dir))
+    write_private(home / "conf" / "config_local.py", _config_local(settings, data_dir))
     # In server mode pgAdmin reads a PassFile relative to the user's storage folder.
-    _write_private(data_dir / "storage" / _storage_folder(email) / "pgpass", _pgpass_line(settings))
+    write_private(data_dir / "storage" / _storage_folder(email) / "pgpass", _pgpass_line(settings))
     servers = home / "servers.json"
     servers.write_text(_servers_json(settings))
 
@@ -108,12 +109,12 @@ def prepare(settings: Settings, venv_dir: Path, state_dir: Path) -> None:
             raise StackError(
                 f"pgAdmin could not set up its user {email} (PGADMIN_EMAIL):\n{(added + updated).strip()}"
             ) from None
-    _write_private(admin_stamp, admin_key)
+    write_private(admin_stamp, admin_key)
 
     servers_stamp, servers_key = data_dir / "servers.sha256", _digest(email, servers.read_text())
     if fresh or _read(servers_stamp) != servers_key:
         _cli(venv_dir, env, "load-servers", str(servers), "--user", email, "--replace")
-    _write_private(servers_stamp, servers_key)
+    write_private(servers_stamp, servers_key)
 
 
 def command(settings: Settings, venv_dir: Path, state_dir: Path) -> tuple[list[str], dict[str, str]]:
@@ -208,11 +209,3 @@ def _digest(*parts: str) -> str:
 
 def _read(path: Path) -> str | None:
     return path.read_text() if path.exists() else None
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (libpq ignores a pgpass file that others can read)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(text)

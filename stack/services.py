@@ -28,6 +28,7 @@ from pymongo import MongoClient
 from pymongo.uri_parser import parse_uri
 from supervisor.xmlrpc import SupervisorTransport
 
+from common.files import write_private
 from common.settings import PROJECT_ROOT, Settings
 from producer.lake import ensure_lake_indexes
 from stack.errors import StackError
@@ -103,6 +104,20 @@ class LocalStack:
         self.lake_host, self.lake_port = parse_uri(settings.MONGO_URI)["nodelist"][0]
         # PostgreSQL refuses to run as root; then the cluster belongs to the 'postgres' system user.
         self.pg_os_user = PG_SUPERUSER if os.geteuid() == 0 else getpass.getuser()
+
+    # Data the stack keeps under LOCAL_STATE_DIR; installed tools (jars, venvs, npm trees) stay.
+    DATA = ("postgres", "lake", "logs", "airflow", "pgadmin", "bench")
+
+    def clean(self) -> list[Path]:
+        """Stop everything, then delete the warehouse, the lake, logs and UI state; what was removed."""
+        self.stop()
+        removed = []
+        for name in self.DATA:
+            path = self.state_dir / name
+            if path.exists():
+                shutil.rmtree(path)
+                removed.append(path)
+        return removed
 
     # ----------------------------------------------------------------------------------- start
     def start(self, full: bool = False) -> bool:
@@ -302,8 +317,7 @@ class LocalStack:
             command = program.command
             if program.environment:
                 env_file = self.state_dir / f"{program.name}.env.json"
-                env_file.write_text(json.dumps(program.environment))
-                env_file.chmod(0o600)  # passwords travel here, not in supervisord.conf
+                write_private(env_file, json.dumps(program.environment))  # passwords travel here, not in the conf
                 command = [sys.executable, "-m", "stack.launch", str(env_file), *command]
             lines = [
                 f"[program:{program.name}]",

@@ -17,8 +17,14 @@ def test_started_services_report_healthy(stack):
     assert statuses["lake"].healthy and "SecantusDB" in statuses["lake"].detail
 
 
+def pids(stack) -> dict[str, int]:
+    return {p["name"]: p["pid"] for p in stack._supervisor().supervisor.getAllProcessInfo()}
+
+
 def test_starting_again_reuses_what_runs(stack):
-    stack.start()
+    before = pids(stack)
+    assert stack.start() is False, "nothing new was started"
+    assert pids(stack) == before and all(before.values())
     assert all(s.healthy for s in stack.status())
 
 
@@ -46,6 +52,11 @@ def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
     leftovers = subprocess.run(["pgrep", "-f", str(state_dir)], capture_output=True, text=True).stdout.split()
     assert leftovers == []
     assert local.stop() is False
+
+    removed = local.clean()
+    assert {p.name for p in removed} == {"postgres", "lake", "logs"}
+    assert not any((state_dir / name).exists() for name in ("postgres", "lake", "logs"))
+    assert local.clean() == []
 
 
 def test_cli_status_exits_non_zero_when_nothing_runs(tmp_path):
