@@ -16,6 +16,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 USER airflow
+# The airflow-auth volume mounts here: created by the airflow user so the volume starts out its own.
+RUN mkdir -p /opt/airflow/auth
 WORKDIR /opt/platform
 COPY --chown=airflow:0 pyproject.toml constraints.txt README.md ./
 COPY --chown=airflow:0 common ./common

@@ -141,7 +141,7 @@ def test_settings_names_are_the_ones_the_settings_module_reads():
     platform_env = {k for k in COMPOSE["x-airflow"]["environment"] if not k.startswith(("AIRFLOW", "PYSPARK"))}
     assert platform_env <= fields, platform_env - fields
     compose_only = {"MONGO_ROOT_USER", "MONGO_ROOT_PASSWORD", "AIRFLOW_DB_USER", "AIRFLOW_DB_PASSWORD",
-                    "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "SPARK_MASTER_UI_PORT"}
+                    "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "SPARK_MASTER_UI_PORT", "MONGO_PORT"}
     assert set(ENV) - fields == compose_only
 
 
@@ -158,3 +158,26 @@ def test_pgadmin_gets_the_warehouse_and_a_private_pgpass():
     assert 'chmod 600 "$storage/pgpass"' in script and '"PassFile": "/pgpass"' in script
     assert "exec /entrypoint.sh" in script
     assert SERVICES["pgadmin"]["environment"]["WAREHOUSE_DB"] == "${POSTGRES_DB}"
+
+
+def test_the_airflow_auth_volume_is_writable_by_the_airflow_user():
+    """A named volume starts out with the image folder's owner; a missing folder would be root's."""
+    mount = next(v for v in COMPOSE["x-airflow"]["volumes"] if v.startswith("airflow-auth:"))
+    folder = mount.split(":")[1]
+    passwords = COMPOSE["x-airflow"]["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert Path(passwords).parent == Path(folder)
+    after_user = DOCKERFILE[DOCKERFILE.rindex("USER airflow"):]
+    assert f"RUN mkdir -p {folder}" in after_user
+
+
+def test_the_warehouse_image_has_the_local_postgresql_major():
+    local = sorted(int(p.parent.parent.name) for p in Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    image = SERVICES["postgres"]["image"]
+    assert local, "PostgreSQL server packages are not installed"
+    assert image.split(":")[1].split(".")[0] == str(local[-1])
+
+
+def test_every_published_port_comes_from_env():
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            assert re.fullmatch(r"127\.0\.0\.1:\$\{\w+_PORT\}:\d+", port), (name, port)

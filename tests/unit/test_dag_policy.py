@@ -17,8 +17,9 @@ EXPECTED_SCHEDULES = {
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory):
     """Parse dags/ the way the dag-processor does, with every database client made to explode."""
+    import socket
+
     import psycopg
-    import pymongo
 
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
@@ -26,8 +27,12 @@ def dagbag(tmp_path_factory):
     def refuse(*args, **kwargs):
         raise AssertionError("a DAG file touched a database at import time")
 
-    monkeypatch.setattr(pymongo, "MongoClient", refuse)
+    # Whatever name a module imported them under: no socket connects (pymongo and HTTP clients go
+    # through Python sockets) and no libpq connection opens while the DAG files are parsed.
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(psycopg, "connect", refuse)
+    monkeypatch.setattr(psycopg.Connection, "connect", classmethod(refuse))
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(PROJECT_ROOT / "dags"))
