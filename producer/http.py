@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import requests
 from pydantic import SecretStr
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_random_exponential
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class JsonApi:
         retrying = Retrying(
             retry=retry_if_exception_type(_Retryable),
             wait=self._wait,
-            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.max_retry_seconds),
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_retry_seconds),
             sleep=self._sleep,
             reraise=True,
             before_sleep=lambda s: log.warning(

@@ -133,22 +133,23 @@ def backfill_openweather(
     return counts
 
 
-def sources(settings: Settings) -> tuple[CoinCapSource, OpenWeatherSource]:
-    """The source for each API: live where its key is set (PRODUCER_SOURCE=auto), else simulated."""
-    from producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
-
-    coincap: CoinCapSource
-    openweather: OpenWeatherSource
+def coincap_source(settings: Settings) -> CoinCapSource:
+    """CoinCap live where its key is set (PRODUCER_SOURCE=auto), else simulated."""
     if settings.source_for("coincap") == "live":
         from producer.coincap import CoinCapClient
 
-        coincap = CoinCapClient(settings.COINCAP_BASE_URL, settings.COINCAP_API_KEY)
-    else:
-        coincap = SimulatedCoinCap(settings.SIMULATOR_SEED)
+        return CoinCapClient(settings.COINCAP_BASE_URL, settings.COINCAP_API_KEY)
+    from producer.simulated import SimulatedCoinCap
+
+    return SimulatedCoinCap(settings.SIMULATOR_SEED)
+
+
+def openweather_source(settings: Settings) -> OpenWeatherSource:
+    """OpenWeather live where its key is set (PRODUCER_SOURCE=auto), else simulated."""
     if settings.source_for("openweather") == "live":
         from producer.openweather import OpenWeatherClient
 
-        openweather = OpenWeatherClient(settings.OPENWEATHER_BASE_URL, settings.OPENWEATHER_API_KEY)
-    else:
-        openweather = SimulatedOpenWeather(settings.SIMULATOR_SEED)
-    return coincap, openweather
+        return OpenWeatherClient(settings.OPENWEATHER_BASE_URL, settings.OPENWEATHER_API_KEY)
+    from producer.simulated import SimulatedOpenWeather
+
+    return SimulatedOpenWeather(settings.SIMULATOR_SEED)

@@ -58,7 +58,8 @@ class Batch:
     dead_letters: list[dict]
 
 
-def _chunks(items: Iterable[dict], size: int) -> Iterator[list[dict]]:
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of at most `size` items, without holding more than one list."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -71,7 +72,7 @@ class LakeWriter:
 
     def insert(self, collection: str, documents: Iterable[dict]) -> WriteCounts:
         counts = WriteCounts()
-        for chunk in _chunks(documents, self.batch_size):
+        for chunk in chunks(documents, self.batch_size):
             counts.fetched += len(chunk)
             try:
                 result = self.db[collection].bulk_write([InsertOne(doc) for doc in chunk], ordered=False)

@@ -33,7 +33,9 @@ def _decimal_string(value: str) -> str:
 
 
 DecimalStr = Annotated[StrictStr, AfterValidator(_decimal_string)]
-Number = float  # OpenWeather sends ints and floats alike
+# OpenWeather sends ints and floats alike; a string, a boolean or NaN is not a number here, as it is
+# not to the Spark job, which reads these fields as doubles.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 EpochSeconds = Annotated[StrictInt, Field(ge=0)]
 EpochMillis = Annotated[StrictInt, Field(ge=0)]
 
@@ -77,10 +79,43 @@ class _Condition(_Record):
     description: StrictStr | None = None
 
 
+class _Coord(_Record):
+    lon: Number | None = None
+    lat: Number | None = None
+
+
+class _Wind(_Record):
+    speed: Number | None = None
+    deg: Number | None = None
+    gust: Number | None = None
+
+
+class _Clouds(_Record):
+    all: Number | None = None
+
+
+class _LastHour(_Record):
+    one_hour: Number | None = Field(None, alias="1h")
+
+
+class _Sys(_Record):
+    country: StrictStr | None = None
+
+
 class OpenWeatherCurrent(_Record):
+    """Every field the Spark job reads is typed here, so nothing it cannot read reaches the lake."""
+
     dt: EpochSeconds
     main: _Main
     weather: Annotated[list[_Condition], Field(min_length=1)]
+    coord: _Coord | None = None
+    visibility: Number | None = None
+    wind: _Wind | None = None
+    clouds: _Clouds | None = None
+    rain: _LastHour | None = None
+    snow: _LastHour | None = None
+    sys: _Sys | None = None
+    name: StrictStr | None = None
 
 
 class _Aqi(_Record):

@@ -38,10 +38,11 @@ def _lake_writer(settings: Settings) -> Iterator[LakeWriter]:
 def fetch(api: ApiName, run_id: str, settings: Settings | None = None) -> RunResult:
     """Fetch once now: the CoinCap assets snapshot, or OpenWeather weather and air pollution."""
     settings = settings or get_settings()
-    coincap, openweather = ingest.sources(settings)
     with _lake_writer(settings) as writer:
         if api == "coincap":
+            coincap = ingest.coincap_source(settings)
             return _result(ingest.fetch_coincap(coincap, writer, settings.COINCAP_ASSETS, run_id), coincap)
+        openweather = ingest.openweather_source(settings)
         return _result(ingest.fetch_openweather(openweather, writer, settings.OPENWEATHER_LOCATIONS, run_id), openweather)
 
 
@@ -61,9 +62,9 @@ def backfill(
     `entities` narrows the configured assets or location ids.
     """
     settings = settings or get_settings()
-    coincap, openweather = ingest.sources(settings)
     with _lake_writer(settings) as writer:
         if api == "coincap":
+            coincap = ingest.coincap_source(settings)
             assets = entities or settings.COINCAP_ASSETS
             counts = ingest.backfill_coincap(coincap, writer, assets, start, end, interval, run_id, progress)
             return _result(counts, coincap)
@@ -73,5 +74,6 @@ def backfill(
             if unknown:
                 raise ValueError(f"unknown location ids {sorted(unknown)}: configure them in OPENWEATHER_LOCATIONS")
             locations = [loc for loc in locations if loc.id in entities]
+        openweather = ingest.openweather_source(settings)
         counts = ingest.backfill_openweather(openweather, writer, locations, start, end, run_id, progress)
         return _result(counts, openweather)

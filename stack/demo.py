@@ -20,7 +20,7 @@ HISTORY_HOURS = 2
 
 
 def run_cycle(settings: Settings) -> None:
-    coincap, openweather = ingest.sources(settings)
+    coincap, openweather = ingest.coincap_source(settings), ingest.openweather_source(settings)
     run_id = ingest.new_run_id("demo")
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     with MongoClient(settings.MONGO_URI) as client:

@@ -97,3 +97,16 @@ def test_a_rejected_key_fails_the_command_clearly(live_env, httpserver):
 def test_snapshot_only_datasets_cannot_be_backfilled(live_env):
     result = producer(live_env, "backfill", "coincap_assets", "--start", "2026-01-01", "--end", "2026-01-02")
     assert result.returncode == 2 and "cannot be backfilled" in result.stderr
+
+
+def test_one_key_is_enough_for_its_own_api(live_env, lake):
+    """PRODUCER_SOURCE=live with only the CoinCap key: CoinCap works, OpenWeather names what is missing."""
+    env = {**live_env, "PRODUCER_SOURCE": "live"}
+    del env["OPENWEATHER_API_KEY"]
+    coincap = producer(env, "fetch", "coincap")
+    assert coincap.returncode == 0, coincap.stderr
+    assert "inserted 2" in coincap.stdout
+    weather = producer(env, "fetch", "openweather")
+    assert weather.returncode != 0
+    assert "OPENWEATHER_API_KEY is not set" in weather.stderr
+    assert lake.openweather_weather.count_documents({}) == 0

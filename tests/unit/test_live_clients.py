@@ -94,6 +94,14 @@ def test_429_is_retried_after_the_seconds_retry_after_asks(httpserver, coincap, 
     assert waits == [7.0] and coincap.calls == 2
 
 
+def test_a_retry_after_beyond_the_time_budget_fails_at_once_instead_of_hanging(httpserver, coincap, waits):
+    httpserver.expect_request("/v3/assets").respond_with_response(
+        Response("come back in an hour", status=429, headers={"Retry-After": "3600"}))
+    with pytest.raises(ApiError, match=r"coincap /assets: gave up .*HTTP 429"):
+        coincap.assets(["bitcoin"])
+    assert waits == [] and coincap.calls == 1
+
+
 def test_retry_after_as_an_http_date_is_honoured(httpserver, openweather, waits):
     when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
     httpserver.expect_ordered_request("/data/2.5/weather").respond_with_response(

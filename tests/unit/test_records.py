@@ -3,6 +3,8 @@
 import copy
 from datetime import datetime, timezone
 
+import pytest
+
 from producer import records
 from tests.conftest import load_fixture
 
@@ -67,3 +69,32 @@ def test_air_pollution_accepts_the_documented_float_aqi_and_rejects_out_of_range
     batch = records.openweather_air(body, "paris", ENVELOPE)
     assert len(batch.documents) == 2 and batch.documents[0]["payload"]["main"]["aqi"] == 2.0
     assert "aqi" in batch.dead_letters[0]["reason"]
+
+
+@pytest.mark.parametrize("path, value, where", [
+    (("main", "temp"), "21.5", "main.temp"),
+    (("wind", "speed"), True, "wind.speed"),
+    (("wind",), 4.2, "wind"),
+    (("rain", "1h"), "heavy", "rain.1h"),
+    (("coord", "lat"), float("nan"), "coord.lat"),
+    (("visibility",), [10000], "visibility"),
+    (("sys", "country"), 33, "sys.country"),
+])
+def test_weather_fields_the_job_types_are_checked_before_they_reach_the_lake(path, value, where):
+    """What the warehouse job could not read as a number is dead-lettered here, with the field named."""
+    body = load_fixture("openweather_current.json")
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    batch = records.openweather_weather(body, "paris", ENVELOPE)
+    assert batch.documents == []
+    assert batch.dead_letters[0]["reason"].startswith(where)
+    assert batch.dead_letters[0]["payload"] == body
+
+
+def test_air_components_must_be_numbers():
+    body = load_fixture("openweather_air_pollution.json")
+    body["list"][0]["components"]["pm2_5"] = "6.12"
+    batch = records.openweather_air(body, "paris", ENVELOPE)
+    assert batch.documents == [] and batch.dead_letters[0]["reason"].startswith("components.pm2_5")
