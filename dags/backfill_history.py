@@ -6,7 +6,11 @@ Manual. Loads history into the lake, one chunk per mapped task, then runs the wa
 - `source`: `coincap` (price history per asset) or `openweather` (air-pollution history per location,
   data from 2020-11-27);
 - `entities`: asset slugs or location ids; empty means all configured ones;
-- `start`, `end`: UTC ISO times, end excluded; `interval`: CoinCap history interval.
+- `start`, `end`: ISO times (UTC when no offset is given), end excluded; `interval`: CoinCap history
+  interval.
+
+One chunk is one request window of the API: a day of `m1` points, a year of `h12` points, a week of
+air pollution; a range longer than 1000 windows gets wider chunks.
 
 Resumable: a failed chunk retries on its own, and clearing it re-runs only that chunk; chunks already
 loaded are duplicates if re-run and add nothing.
@@ -14,15 +18,14 @@ loaded are duplicates if re-run and add nothing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from orchestration import backfill
 from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, spark_submit_kwargs
-
-CHUNK = timedelta(days=1)
 
 
 @dag(
@@ -44,16 +47,10 @@ def backfill_history():
         """The [start, end) chunks of the requested range, or none when another source was asked for."""
         if params["source"] != source:
             return []
-        start = datetime.fromisoformat(params["start"]).astimezone(timezone.utc)
-        end = datetime.fromisoformat(params["end"]).astimezone(timezone.utc)
-        if end <= start:  # bad input: fail now, retrying cannot help
-            raise AirflowFailException(f"end ({end.isoformat()}) must be after start ({start.isoformat()})")
-        chunks, lo = [], start
-        while lo < end:
-            hi = min(end, lo + CHUNK)
-            chunks.append([lo.isoformat(), hi.isoformat()])
-            lo = hi
-        return chunks
+        try:
+            return backfill.plan(source, params["start"], params["end"], params["interval"])
+        except ValueError as exc:  # bad input: fail now, retrying cannot help
+            raise AirflowFailException(str(exc)) from None
 
     @task(map_index_template="{{ chunk[0] }}")
     def load_chunk(source: str, chunk: list[str], params=None, run_id=None) -> dict:
