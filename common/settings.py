@@ -91,7 +91,8 @@ class Settings(BaseSettings):
     PGADMIN_EMAIL: str = "admin@example.com"
     PGADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
 
-    ETL_LOOKBACK_MINUTES: int = Field(15, ge=0)
+    # At least a minute: the look-back is what reads documents written after a run looked past them.
+    ETL_LOOKBACK_MINUTES: int = Field(15, ge=1)
     SPARK_MASTER: str = "local[*]"
     # Where executors on other machines reach the driver (client mode on a cluster); unset locally.
     SPARK_DRIVER_HOST: str | None = None

@@ -19,6 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -29,13 +30,14 @@ from pyspark.sql import DataFrame, SparkSession
 
 from common.settings import Settings, SettingsError, get_settings
 from producer.ingest import new_run_id
-from producer.lake import DEAD_LETTERS, RAW_COLLECTIONS, LakeWriter
+from producer.lake import DEAD_LETTERS, RAW_COLLECTIONS, LakeWriter, chunks
 from spark import transforms as T
 from spark import warehouse
 from spark.schemas import RAW_SCHEMAS
 
 log = logging.getLogger("lake_to_warehouse")
-REJECTED_SAMPLE = 10_000
+DEAD_LETTER_BATCH = 5_000
+WRITE_CLOCK_SKEW = timedelta(seconds=5)
 
 
 @dataclass
@@ -92,6 +94,18 @@ def newest_fetched_at(db, after: datetime | None = None) -> datetime | None:
     return newest
 
 
+def written_since(db, moment: datetime | None) -> bool:
+    """Whether any raw document was written at or after `moment` (less a few seconds of clock skew).
+
+    The producer's driver stamps each `_id` with the time of the write, and `_id` is always indexed,
+    so the check costs one index probe per collection.
+    """
+    if moment is None:
+        return False
+    since = ObjectId.from_datetime(_as_utc(moment) - WRITE_CLOCK_SKEW)
+    return any(db[name].find_one({"_id": {"$gte": since}}, {"_id": 1}) for name in RAW_COLLECTIONS)
+
+
 def connector_uri(mongo_uri: str) -> str:
     """MONGO_URI for the Spark connector's Java driver, with server monitoring by polling.
 
@@ -139,8 +153,18 @@ def write_staging(df: DataFrame, table: str, settings: Settings) -> None:
     )
 
 
-def dead_letter_rejected(db, rejected: list, run_id: str) -> None:
-    """Copy each rejected lake document to dead_letters once, with the reason it failed."""
+def dead_letter_rejected(db, rejected: Iterable, run_id: str) -> None:
+    """Copy each rejected lake document to dead_letters once, with the reason it failed.
+
+    Streams the rejects in batches, so a run with millions of them neither loses any nor holds
+    them all in the driver.
+    """
+    writer = LakeWriter(db)
+    for batch in chunks(rejected, DEAD_LETTER_BATCH):
+        _dead_letter_batch(db, writer, batch, run_id)
+
+
+def _dead_letter_batch(db, writer: LakeWriter, rejected: list, run_id: str) -> None:
     by_collection: dict[str, dict[str, str]] = {}
     for row in rejected:
         by_collection.setdefault(row["collection"], {})[row["_id"]] = row["reason"]
@@ -159,7 +183,7 @@ def dead_letter_rejected(db, rejected: list, run_id: str) -> None:
                 "lake_collection": collection,
                 "lake_id": doc["_id"],
             })
-    LakeWriter(db).insert(DEAD_LETTERS, letters)
+    writer.insert(DEAD_LETTERS, letters)
 
 
 def run(spark: SparkSession | None = None, settings: Settings | None = None, run_id: str | None = None) -> RunSummary:
@@ -171,6 +195,9 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         db = mongo[settings.MONGO_DB]
         watermark = warehouse.last_watermark(conn)
         newest = newest_fetched_at(db, after=watermark)
+        if newest is None and watermark is not None and written_since(db, warehouse.last_run_started(conn)):
+            # Fetched before the last cut-off but written after that run looked: the look-back reads it.
+            newest = watermark
         if newest is None:
             warehouse.record_idle(conn, run_id, watermark)
             return RunSummary(run_id, "success", _iso(watermark), _iso(watermark))
@@ -178,10 +205,10 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         lo = watermark - timedelta(minutes=settings.ETL_LOOKBACK_MINUTES) if watermark else None
         warehouse.record_start(conn, run_id, watermark)
         own_session = spark is None
-        spark = spark or spark_session(settings)
         staged: dict[str, str] = {}
         cached: list[DataFrame] = []
         try:
+            spark = spark or spark_session(settings)  # inside: a Spark that fails to start is a failed run
             raw = {}
             for name in RAW_COLLECTIONS:
                 raw[name] = read_collection(spark, settings, name, lo, newest).persist(StorageLevel.MEMORY_AND_DISK)
@@ -200,7 +227,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
                 rejected_df = part if rejected_df is None else rejected_df.unionByName(part)
             rows_rejected = rejected_df.count()
             if rows_rejected:
-                dead_letter_rejected(db, rejected_df.limit(REJECTED_SAMPLE).collect(), run_id)
+                dead_letter_rejected(db, rejected_df.toLocalIterator(), run_id)
 
             snapshots, history, weather, air = (T.valid(df) for df in (snapshots, history, weather, air))
             outputs = {
@@ -213,7 +240,9 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             staged = warehouse.create_staging(conn, run_id)
             for table, df in outputs.items():
                 write_staging(df, staged[table], settings)
-            result = warehouse.merge_and_commit(conn, run_id, staged, newest, rows_read, rows_rejected)
+            result = warehouse.merge_and_commit(
+                conn, run_id, staged, newest, rows_read, rows_rejected, settings.OPENWEATHER_LOCATIONS
+            )
         except Exception as exc:
             warehouse.record_failure(conn, run_id, f"{type(exc).__name__}: {exc}")
             raise
@@ -222,7 +251,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
                 df.unpersist()
             if staged:
                 warehouse.drop_staging(conn, run_id)
-            if own_session:
+            if own_session and spark is not None:
                 spark.stop()
         return RunSummary(
             run_id, "success", _iso(watermark), _iso(newest), rows_read, result.rows_written, rows_rejected,

@@ -88,16 +88,12 @@ def coincap_asset_rows(raw: DataFrame) -> DataFrame:
 
 
 def coincap_history_rows(raw: DataFrame) -> DataFrame:
+    """History points fill only `price_usd`: the other columns of their rows stay null."""
     p = F.col("payload")
     return raw.select(
         *_envelope("asset_id"),
         _money(p["priceUsd"]).alias("price_usd"),
-        _money(p["circulatingSupply"]).alias("supply"),
-        _reasons(
-            *_envelope_checks(),
-            _required_decimal(p["priceUsd"], "priceUsd"),
-            _optional_decimal(p["circulatingSupply"], "circulatingSupply"),
-        ).alias("reason"),
+        _reasons(*_envelope_checks(), _required_decimal(p["priceUsd"], "priceUsd")).alias("reason"),
     )
 
 
@@ -169,8 +165,8 @@ def asset_prices(snapshots: DataFrame, history: DataFrame) -> DataFrame:
     from_snapshots = snapshots.select(*ASSET_PRICE_COLUMNS, "fetched_at", F.lit(0).alias("_priority"))
     from_history = history.select(
         "asset_id", "observed_at", "price_usd",
-        *(F.lit(None).cast(MONEY).alias(c) for c in ASSET_PRICE_COLUMNS[3:7]),
-        "supply", "fetched_at", F.lit(1).alias("_priority"),
+        *(F.lit(None).cast(MONEY).alias(c) for c in ASSET_PRICE_COLUMNS[3:]),
+        "fetched_at", F.lit(1).alias("_priority"),
     )
     both = from_snapshots.unionByName(from_history)
     latest = _latest(both, ["asset_id", "observed_at"], [F.col("_priority"), F.col("fetched_at").desc()])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
+from common.settings import Location
 from spark import transforms as T
 
 JOB = "lake_to_warehouse"
@@ -49,6 +51,14 @@ def staging_name(table: str, run_id: str) -> str:
 def last_watermark(conn: psycopg.Connection) -> datetime | None:
     row = conn.execute(
         "SELECT max(watermark_to) FROM etl_runs WHERE job = %s AND status = 'success'", [JOB]
+    ).fetchone()
+    return row[0]
+
+
+def last_run_started(conn: psycopg.Connection) -> datetime | None:
+    """When the last successful run, idle or not, started to look at the lake."""
+    row = conn.execute(
+        "SELECT max(started_at) FROM etl_runs WHERE job = %s AND status = 'success'", [JOB]
     ).fetchone()
     return row[0]
 
@@ -132,6 +142,27 @@ def _merge_statement(spec: TableSpec, staged: str) -> sql.Composed:
     )
 
 
+def _add_air_only_locations(conn: psycopg.Connection, staged_air: str, configured: Sequence[Location]) -> int:
+    """A location known so far only from air quality gets its row, named as configured.
+
+    Weather observations name locations from the API; these rows never replace one of those.
+    """
+    schema, table = staged_air.split(".")
+    known = [(loc.id, loc.name, loc.lat, loc.lon) for loc in configured]
+    values = sql.SQL("SELECT * FROM (VALUES {rows}) AS c (location_id, name, lat, lon)").format(
+        rows=sql.SQL(", ").join(sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, row))) for row in known)
+    ) if known else sql.SQL("SELECT NULL::text, NULL::text, NULL::float8, NULL::float8 WHERE false")
+    return conn.execute(sql.SQL(
+        """
+        INSERT INTO locations (location_id, name, lat, lon)
+        SELECT a.location_id, coalesce(c.name, a.location_id), c.lat, c.lon
+          FROM (SELECT DISTINCT location_id FROM {schema}.{table}) a
+          LEFT JOIN ({values}) c (location_id, name, lat, lon) USING (location_id)
+        ON CONFLICT (location_id) DO NOTHING
+        """
+    ).format(schema=sql.Identifier(schema), table=sql.Identifier(table), values=values)).rowcount
+
+
 def _ohlc_statement(staged_prices: str, interval: str, unit: str, width: str) -> sql.Composed:
     """Recompute, from every stored point, each bucket of `interval` that the new points fall in."""
     schema, table = staged_prices.split(".")
@@ -182,6 +213,7 @@ def merge_and_commit(
     watermark_to: datetime | None,
     rows_read: int,
     rows_rejected: int,
+    configured_locations: Sequence[Location] = (),
 ) -> MergeResult:
     """Merge every staging table into its target and record the run, all in one transaction.
 
@@ -191,6 +223,7 @@ def merge_and_commit(
     with conn.transaction():
         for spec in TABLES:
             per_table[spec.name] = conn.execute(_merge_statement(spec, staged[spec.name])).rowcount
+        per_table["locations"] += _add_air_only_locations(conn, staged["air_quality"], configured_locations)
         ohlc = 0
         for interval, unit, width in OHLC_INTERVALS:
             ohlc += conn.execute(_ohlc_statement(staged["asset_prices"], interval, unit, width)).rowcount

@@ -85,3 +85,14 @@ def test_producer_cli_refuses_a_bad_range_and_a_bad_interval(env):
     bad_interval = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-01", "--end", "2026-01-02",
                        "--interval", "m2")
     assert bad_interval.returncode == 2 and "interval must be one of" in bad_interval.stderr
+
+
+def test_a_spark_that_cannot_start_is_recorded_as_a_failed_run(env, pg):
+    assert run(env, "-m", "producer", "fetch", "coincap").returncode == 0
+    result = run({**env, "SPARK_MASTER": "no-such-master://here"}, "-m", "spark.lake_to_warehouse", "--run-id", "no-spark")
+    assert result.returncode != 0
+    status, message = pg.execute("SELECT status, message FROM etl_runs WHERE run_id = 'no-spark'").fetchone()
+    assert status == "failed" and "no-such-master" in message
+    # Nothing was lost: the next run with a working Spark loads what the failed one could not.
+    retried = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "retried")
+    assert retried.returncode == 0 and '"rows_read": 3' in retried.stdout

@@ -5,6 +5,7 @@ Expected warehouse values are computed here, independently, straight from the la
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -138,22 +139,67 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
     assert run[3] == newest
 
 
-def test_second_run_with_nothing_new_changes_nothing(settings, writer, pg, spark):
+@pytest.fixture
+def exact_write_clock(monkeypatch):
+    """No clock-skew margin in the job's written-since check, and a second between writes and runs,
+    so which path a run takes (idle or re-read) does not depend on timing."""
+    monkeypatch.setattr(lake_to_warehouse, "WRITE_CLOCK_SKEW", timedelta(0))
+    return lambda: time.sleep(1.1)  # ObjectId times are whole seconds
+
+
+def test_second_run_with_nothing_new_is_idle_and_changes_nothing(settings, writer, pg, spark, exact_write_clock):
     fill_lake(settings, writer)
-    lake_to_warehouse.run(spark, settings, run_id="first")
+    exact_write_clock()
+    first = lake_to_warehouse.run(spark, settings, run_id="first")
     before = table_counts(pg)
-    snapshot = pg.execute("SELECT * FROM asset_ohlc ORDER BY 1, 2, 3").fetchall()
 
     again = lake_to_warehouse.run(spark, settings, run_id="second")
 
-    assert again.status == "success" and again.rows_written == 0
+    assert again.status == "success" and again.rows_read == 0 and again.rows_written == 0
     assert table_counts(pg) == before
-    assert pg.execute("SELECT * FROM asset_ohlc ORDER BY 1, 2, 3").fetchall() == snapshot
-    watermarks = pg.execute("SELECT run_id, watermark_to FROM etl_runs ORDER BY started_at").fetchall()
-    assert watermarks[0][1] == watermarks[1][1]
+    assert again.watermark_to == first.watermark_to
 
 
-def test_reingesting_the_same_data_and_rerunning_adds_no_rows(settings, writer, pg, spark):
+def test_rereading_the_look_back_rewrites_nothing(settings, writer, pg, spark, monkeypatch):
+    # Every document counts as just written, so the second run re-reads the whole look-back window.
+    monkeypatch.setattr(lake_to_warehouse, "WRITE_CLOCK_SKEW", timedelta(days=1))
+    fill_lake(settings, writer)
+    first = lake_to_warehouse.run(spark, settings, run_id="first")
+    before = table_counts(pg)
+    snapshot = {t: sorted(pg.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in before}
+
+    again = lake_to_warehouse.run(spark, settings, run_id="second")
+
+    assert again.rows_read == first.rows_read > 0, "the look-back was read again"
+    assert again.rows_written == 0
+    assert {t: sorted(pg.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in before} == snapshot
+    assert again.watermark_to == first.watermark_to
+
+
+def test_a_document_written_after_a_run_looked_is_loaded_by_the_next(settings, lake, writer, pg, spark, exact_write_clock):
+    fill_lake(settings, writer)
+    exact_write_clock()
+    first = lake_to_warehouse.run(spark, settings, run_id="first")
+    # A fetch that began before the first run's cut-off and finished writing after it had read.
+    fetched = datetime.fromisoformat(first.watermark_to) - timedelta(seconds=30)
+    observed = NOW - timedelta(days=2)
+    writer.insert("coincap_history", [{
+        "source": "coincap", "endpoint": "/assets/bitcoin/history", "entity_id": "bitcoin",
+        "observed_at": observed, "fetched_at": fetched, "run_id": "slow-fetch",
+        "schema_version": 1, "payload": {"priceUsd": "12345.5", "time": int(observed.timestamp() * 1000)},
+    }])
+    exact_write_clock()
+
+    second = lake_to_warehouse.run(spark, settings, run_id="second")
+    assert pg.execute("SELECT price_usd FROM asset_prices WHERE asset_id = 'bitcoin' AND observed_at = %s",
+                      [observed]).fetchone() == (Decimal("12345.5"),)
+    assert second.watermark_to == first.watermark_to
+    exact_write_clock()
+    assert lake_to_warehouse.run(spark, settings, run_id="third").rows_read == 0, "then idle again"
+
+
+def test_reingesting_the_same_data_and_rerunning_adds_no_rows(settings, writer, pg, spark, monkeypatch):
+    monkeypatch.setattr(lake_to_warehouse, "WRITE_CLOCK_SKEW", timedelta(days=1))  # re-read, do not idle
     fill_lake(settings, writer)
     lake_to_warehouse.run(spark, settings, run_id="first")
     before = table_counts(pg)
@@ -161,6 +207,7 @@ def test_reingesting_the_same_data_and_rerunning_adds_no_rows(settings, writer, 
     fill_lake(settings, writer)  # same responses again: every document is a duplicate
     rerun = lake_to_warehouse.run(spark, settings, run_id="second")
 
+    assert rerun.rows_read > 0
     assert table_counts(pg) == before
     assert rerun.rows_written == 0
 
@@ -254,3 +301,20 @@ def test_failed_load_keeps_the_watermark_and_writes_nothing(settings, lake, writ
     assert recovered.status == "success"
     assert table_counts(pg)["asset_prices"] == len(expected_prices(lake))
 
+
+
+def test_a_location_known_only_from_air_data_is_listed_as_configured(settings, writer, pg, spark):
+    ingest.backfill_openweather(SimulatedOpenWeather(seed=7), writer, settings.OPENWEATHER_LOCATIONS,
+                                NOW - timedelta(hours=6), NOW, "air-only")
+    lake_to_warehouse.run(spark, settings, run_id="air-only")
+    configured = sorted(settings.OPENWEATHER_LOCATIONS, key=lambda loc: loc.id)
+    assert pg.execute("SELECT location_id, name, country, lat, lon FROM locations ORDER BY 1").fetchall() == [
+        (loc.id, loc.name, None, loc.lat, loc.lon) for loc in configured]
+    unmatched = pg.execute("SELECT count(*) FROM air_quality a LEFT JOIN locations l USING (location_id) "
+                           "WHERE l.location_id IS NULL").fetchone()[0]
+    assert unmatched == 0 and pg.execute("SELECT count(*) FROM air_quality").fetchone()[0] > 0
+
+    # Weather names the location from the API afterwards, country included.
+    ingest.fetch_openweather(SimulatedOpenWeather(seed=7, clock=lambda: NOW), writer, settings.OPENWEATHER_LOCATIONS, "w")
+    lake_to_warehouse.run(spark, settings, run_id="with-weather")
+    assert pg.execute("SELECT count(*) FROM locations WHERE country IS NOT NULL").fetchone()[0] == len(configured)

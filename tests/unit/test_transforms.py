@@ -53,7 +53,7 @@ def test_asset_prices_keep_one_row_per_instant_and_a_snapshot_wins(spark):
     ]))
     expected = spark.createDataFrame(
         [("bitcoin", T0, Decimal("100.10"), Decimal("1.5"), Decimal("2.5"), Decimal("-1.25"), None, Decimal("19800000")),
-         ("bitcoin", T1, Decimal("102"), None, None, None, None, Decimal("5"))],
+         ("bitcoin", T1, Decimal("102"), None, None, None, None, None)],  # history fills only price_usd
         "asset_id string, observed_at timestamp, price_usd decimal(38,18), market_cap_usd decimal(38,18), "
         "volume_usd_24h decimal(38,18), change_percent_24h decimal(38,18), vwap_24h decimal(38,18), supply decimal(38,18)",
     )
