@@ -33,11 +33,17 @@ from producer.ingest import new_run_id
 from producer.lake import DEAD_LETTERS, RAW_COLLECTIONS, LakeWriter, chunks
 from spark import transforms as T
 from spark import warehouse
-from spark.schemas import RAW_SCHEMAS
+from spark.schemas import CORRUPT_RECORD, RAW_SCHEMAS
 
 log = logging.getLogger("lake_to_warehouse")
 DEAD_LETTER_BATCH = 5_000
-WRITE_CLOCK_SKEW = timedelta(seconds=5)
+# Up to this many documents a collection is read as one partition. Splitting it would cost the
+# connector collection statistics and a count over the whole collection on every run.
+SINGLE_PARTITION_MAX_DOCS = 100_000
+PARTITIONERS = "com.mongodb.spark.sql.connector.read.partitioner."
+# The idle check counts the look-back per collection up to here: beyond it (a bulk backfill fetched
+# within minutes) counting costs more than it tells, and late writes there are not looked for.
+TAIL_COUNT_MAX = 200_000
 
 
 @dataclass
@@ -94,16 +100,17 @@ def newest_fetched_at(db, after: datetime | None = None) -> datetime | None:
     return newest
 
 
-def written_since(db, moment: datetime | None) -> bool:
-    """Whether any raw document was written at or after `moment` (less a few seconds of clock skew).
+def _fetched_window(lo: datetime | None, hi: datetime) -> dict:
+    window: dict = {"$lte": hi}
+    if lo is not None:
+        window["$gt"] = lo
+    return {"fetched_at": window}
 
-    The producer's driver stamps each `_id` with the time of the write, and `_id` is always indexed,
-    so the check costs one index probe per collection.
-    """
-    if moment is None:
-        return False
-    since = ObjectId.from_datetime(_as_utc(moment) - WRITE_CLOCK_SKEW)
-    return any(db[name].find_one({"_id": {"$gte": since}}, {"_id": 1}) for name in RAW_COLLECTIONS)
+
+def count_fetched(db, lo: datetime | None, hi: datetime, limit: int = 0) -> dict[str, int]:
+    """Raw documents per collection with `fetched_at` in (lo, hi], counted on the index (at most `limit`)."""
+    options = {"limit": limit} if limit else {}
+    return {name: db[name].count_documents(_fetched_window(lo, hi), **options) for name in RAW_COLLECTIONS}
 
 
 def connector_uri(mongo_uri: str) -> str:
@@ -119,7 +126,10 @@ def connector_uri(mongo_uri: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
 
 
-def read_collection(spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime) -> DataFrame:
+def read_collection(
+    spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime, docs: int
+) -> DataFrame:
+    """Documents of one collection fetched in (lo, hi]; `docs` is how many (or a floor of it)."""
     def bson_date(moment: datetime) -> dict:
         return {"$date": {"$numberLong": str(int(moment.timestamp() * 1000))}}
 
@@ -131,9 +141,15 @@ def read_collection(spark: SparkSession, settings: Settings, name: str, lo: date
         .option("connection.uri", connector_uri(settings.MONGO_URI))
         .option("database", settings.MONGO_DB)
         .option("collection", name)
-        # Partitions of ~64 MB; it also copes with empty collections, which sampling does not.
-        .option("partitioner", "com.mongodb.spark.sql.connector.read.partitioner.PaginateBySizePartitioner")
+        .option("partitioner", PARTITIONERS + (
+            "SinglePartitionPartitioner" if docs <= SINGLE_PARTITION_MAX_DOCS
+            # Partitions of ~64 MB; it also copes with empty collections, which sampling does not.
+            else "PaginateBySizePartitioner"))
         .option("aggregation.pipeline", json.dumps([{"$match": {"fetched_at": window}}]))
+        # A document with a field of the wrong type is kept whole in CORRUPT_RECORD and rejected with
+        # a reason; the default (FAILFAST) would fail every run on it, for as long as it is in the lake.
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         .schema(RAW_SCHEMAS[name])
         .load()
     )
@@ -193,17 +209,24 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         if not warehouse.try_lock(conn):
             raise RuntimeError("another lake_to_warehouse run holds the lock; try again when it has finished")
         db = mongo[settings.MONGO_DB]
+        lookback = timedelta(minutes=settings.ETL_LOOKBACK_MINUTES)
         watermark = warehouse.last_watermark(conn)
         newest = newest_fetched_at(db, after=watermark)
-        if newest is None and watermark is not None and written_since(db, warehouse.last_run_started(conn)):
-            # Fetched before the last cut-off but written after that run looked: the look-back reads it.
-            newest = watermark
+        if newest is None and watermark is not None:
+            # Nothing fetched since, but something fetched before the last cut-off may have been written
+            # after that run looked: then the look-back window holds more than it did, and is read again.
+            tail = sum(count_fetched(db, watermark - lookback, watermark, limit=TAIL_COUNT_MAX).values())
+            if tail != warehouse.last_tail_docs(conn, watermark):
+                newest = watermark
         if newest is None:
             warehouse.record_idle(conn, run_id, watermark)
             return RunSummary(run_id, "success", _iso(watermark), _iso(watermark))
 
-        lo = watermark - timedelta(minutes=settings.ETL_LOOKBACK_MINUTES) if watermark else None
-        warehouse.record_start(conn, run_id, watermark)
+        lo = watermark - lookback if watermark else None
+        # Counted before reading: a document written after this count shows up in the next idle check.
+        tail_docs = sum(count_fetched(db, newest - lookback, newest, limit=TAIL_COUNT_MAX).values())
+        docs = count_fetched(db, lo, newest, limit=SINGLE_PARTITION_MAX_DOCS + 1)
+        warehouse.record_start(conn, run_id, watermark, tail_docs)
         own_session = spark is None
         staged: dict[str, str] = {}
         cached: list[DataFrame] = []
@@ -211,7 +234,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             spark = spark or spark_session(settings)  # inside: a Spark that fails to start is a failed run
             raw = {}
             for name in RAW_COLLECTIONS:
-                raw[name] = read_collection(spark, settings, name, lo, newest).persist(StorageLevel.MEMORY_AND_DISK)
+                raw[name] = read_collection(spark, settings, name, lo, newest, docs[name]).persist(StorageLevel.MEMORY_AND_DISK)
                 cached.append(raw[name])
             rows_read = sum(df.count() for df in raw.values())
 

@@ -21,6 +21,11 @@ def _struct(*names: str, of=StringType()) -> StructType:
     return StructType([StructField(name, of) for name in names])
 
 
+# Where the connector puts a document, as extended JSON, when a field does not fit its schema type
+# (read in PERMISSIVE mode): the transforms reject it with a reason instead of the run failing.
+CORRUPT_RECORD = "_corrupt_record"
+
+
 def _envelope(payload: StructType) -> StructType:
     return StructType([
         StructField("_id", StringType()),
@@ -32,6 +37,7 @@ def _envelope(payload: StructType) -> StructType:
         StructField("run_id", StringType()),
         StructField("schema_version", LongType()),
         StructField("payload", payload),
+        StructField(CORRUPT_RECORD, StringType()),
     ])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from spark.schemas import MONEY
+from spark.schemas import CORRUPT_RECORD, MONEY
 
 ASSET_PRICE_COLUMNS = (
     "asset_id", "observed_at", "price_usd", "market_cap_usd", "volume_usd_24h",
@@ -47,6 +47,7 @@ def _optional_decimal(raw: Column, name: str) -> tuple[Column, str]:
 
 def _envelope_checks() -> list[tuple[Column, str]]:
     return [
+        (F.col(CORRUPT_RECORD).isNotNull(), "document: a field does not have the type the job reads"),
         (F.col("entity_id").isNull() | (F.col("entity_id") == ""), "entity_id: missing"),
         (F.col("observed_at").isNull(), "observed_at: missing"),
     ]

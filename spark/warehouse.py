@@ -55,27 +55,33 @@ def last_watermark(conn: psycopg.Connection) -> datetime | None:
     return row[0]
 
 
-def last_run_started(conn: psycopg.Connection) -> datetime | None:
-    """When the last successful run, idle or not, started to look at the lake."""
+def last_tail_docs(conn: psycopg.Connection, watermark: datetime) -> int | None:
+    """How many documents the look-back before `watermark` held when the run that set it looked."""
     row = conn.execute(
-        "SELECT max(started_at) FROM etl_runs WHERE job = %s AND status = 'success'", [JOB]
+        """SELECT tail_docs FROM etl_runs
+            WHERE job = %s AND status = 'success' AND watermark_to = %s AND tail_docs IS NOT NULL
+            ORDER BY started_at DESC LIMIT 1""",
+        [JOB, watermark],
     ).fetchone()
-    return row[0]
+    return row[0] if row else None
 
 
 def try_lock(conn: psycopg.Connection) -> bool:
     return conn.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY]).fetchone()[0]
 
 
-def record_start(conn: psycopg.Connection, run_id: str, watermark_from: datetime | None) -> None:
+def record_start(
+    conn: psycopg.Connection, run_id: str, watermark_from: datetime | None, tail_docs: int | None = None
+) -> None:
     # A retried run keeps its id: it starts over in the same row.
     conn.execute(
-        """INSERT INTO etl_runs (run_id, job, status, started_at, watermark_from)
-           VALUES (%s, %s, 'running', now(), %s)
+        """INSERT INTO etl_runs (run_id, job, status, started_at, watermark_from, tail_docs)
+           VALUES (%s, %s, 'running', now(), %s, %s)
            ON CONFLICT (run_id) DO UPDATE
               SET status = 'running', started_at = now(), finished_at = NULL, watermark_from = EXCLUDED.watermark_from,
-                  watermark_to = NULL, rows_read = 0, rows_written = 0, rows_rejected = 0, message = NULL""",
-        [run_id, JOB, watermark_from],
+                  watermark_to = NULL, rows_read = 0, rows_written = 0, rows_rejected = 0, message = NULL,
+                  tail_docs = EXCLUDED.tail_docs""",
+        [run_id, JOB, watermark_from, tail_docs],
     )
 
 

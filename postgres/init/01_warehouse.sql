@@ -92,8 +92,13 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     rows_read       bigint NOT NULL DEFAULT 0,
     rows_written    bigint NOT NULL DEFAULT 0,
     rows_rejected   bigint NOT NULL DEFAULT 0,
-    message         text
+    message         text,
+    -- Lake documents fetched within the look-back before watermark_to, counted as the run began:
+    -- an idle check that counts more knows that late writes arrived and reads the look-back again.
+    tail_docs       bigint
 );
+-- Warehouses created before the column existed.
+ALTER TABLE etl_runs ADD COLUMN IF NOT EXISTS tail_docs bigint;
 
 CREATE INDEX IF NOT EXISTS etl_runs_job_success_idx
     ON etl_runs (job, watermark_to) WHERE status = 'success';

@@ -91,8 +91,9 @@ def test_a_spark_that_cannot_start_is_recorded_as_a_failed_run(env, pg):
     assert run(env, "-m", "producer", "fetch", "coincap").returncode == 0
     result = run({**env, "SPARK_MASTER": "no-such-master://here"}, "-m", "spark.lake_to_warehouse", "--run-id", "no-spark")
     assert result.returncode != 0
-    status, message = pg.execute("SELECT status, message FROM etl_runs WHERE run_id = 'no-spark'").fetchone()
-    assert status == "failed" and "no-such-master" in message
+    status, finished, message = pg.execute(
+        "SELECT status, finished_at, message FROM etl_runs WHERE run_id = 'no-spark'").fetchone()
+    assert status == "failed" and finished is not None and message, "recorded as failed, with the error"
     # Nothing was lost: the next run with a working Spark loads what the failed one could not.
     retried = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "retried")
     assert retried.returncode == 0 and '"rows_read": 3' in retried.stdout

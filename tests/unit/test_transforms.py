@@ -16,7 +16,8 @@ F1 = datetime(2026, 5, 1, 12, 6, 0)
 
 
 def raw(spark, schema, rows):
-    return spark.createDataFrame(rows, schema)
+    """Lake documents as the connector hands them over; the corrupt-record column is null unless given."""
+    return spark.createDataFrame([row + (None,) * (len(schema.fields) - len(row)) for row in rows], schema)
 
 
 def asset_doc(_id, entity, observed, fetched, **payload):
@@ -101,3 +102,11 @@ def test_air_rows_accept_integral_aqi_from_1_to_5(spark, aqi, valid):
     if valid:
         assert T.air_quality(T.valid(rows)).collect()[0].aqi == int(aqi)
 
+
+
+def test_a_document_the_connector_could_not_fit_to_the_schema_is_rejected_with_a_reason(spark):
+    good = asset_doc("a", "bitcoin", T0, F0)
+    unfit = asset_doc("b", "ethereum", T0, F0) + ('{"payload": {"priceUsd": {"$numberDouble": "1.5"}}}',)
+    rows = {r["_id"]: r for r in T.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [good, unfit])).collect()}
+    assert rows["a"].reason is None
+    assert rows["b"].reason == "document: a field does not have the type the job reads"
