@@ -212,19 +212,22 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         lookback = timedelta(minutes=settings.ETL_LOOKBACK_MINUTES)
         watermark = warehouse.last_watermark(conn)
         newest = newest_fetched_at(db, after=watermark)
+        tail_docs = None
         if newest is None and watermark is not None:
             # Nothing fetched since, but something fetched before the last cut-off may have been written
             # after that run looked: then the look-back window holds more than it did, and is read again.
-            tail = sum(count_fetched(db, watermark - lookback, watermark, limit=TAIL_COUNT_MAX).values())
-            if tail != warehouse.last_tail_docs(conn, watermark):
+            tail_docs = sum(count_fetched(db, watermark - lookback, watermark, limit=TAIL_COUNT_MAX).values())
+            if tail_docs != warehouse.last_tail_docs(conn, watermark):
                 newest = watermark
         if newest is None:
             warehouse.record_idle(conn, run_id, watermark)
             return RunSummary(run_id, "success", _iso(watermark), _iso(watermark))
 
         lo = watermark - lookback if watermark else None
-        # Counted before reading: a document written after this count shows up in the next idle check.
-        tail_docs = sum(count_fetched(db, newest - lookback, newest, limit=TAIL_COUNT_MAX).values())
+        # Counted before reading (once: a re-read of the look-back has just counted it): a document
+        # written after this count shows up in the next idle check.
+        if tail_docs is None:
+            tail_docs = sum(count_fetched(db, newest - lookback, newest, limit=TAIL_COUNT_MAX).values())
         docs = count_fetched(db, lo, newest, limit=SINGLE_PARTITION_MAX_DOCS + 1)
         warehouse.record_start(conn, run_id, watermark, tail_docs)
         own_session = spark is None
