@@ -20,14 +20,10 @@ USER airflow
 RUN mkdir -p /opt/airflow/auth
 WORKDIR /opt/platform
 COPY --chown=airflow:0 pyproject.toml constraints.txt README.md ./
-COPY --chown=airflow:0 common ./common
-COPY --chown=airflow:0 producer ./producer
-COPY --chown=airflow:0 spark ./spark
-COPY --chown=airflow:0 orchestration ./orchestration
-COPY --chown=airflow:0 stack ./stack
+COPY --chown=airflow:0 market_weather ./market_weather
 COPY --chown=airflow:0 postgres ./postgres
 COPY --chown=airflow:0 dags ./dags
-RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e .
+RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e ".[airflow]"
 COPY --from=jars --chown=airflow:0 /jars /opt/platform/jars
 ENV SPARK_JARS_DIR=/opt/platform/jars \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/platform/dags

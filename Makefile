@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed
 JARS_DIR := .local/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 
-.PHONY: setup jars run demo start status stop load test unit integration bench clean-data
+.PHONY: setup jars run demo start status stop load lint test unit integration bench clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[test]'
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[airflow,stack,bench,test]'
 	touch $(STAMP)
 
 $(JARS_STAMP): spark/jars/pom.xml
@@ -25,22 +25,29 @@ setup: $(STAMP) $(JARS_STAMP)
 jars: $(JARS_STAMP)
 
 run: setup
-	$(PY) -m stack run
+	$(PY) -m market_weather.stack run
 
 demo: setup
-	$(PY) -m stack demo
+	$(PY) -m market_weather.stack demo
 
 start: setup
-	$(PY) -m stack start
+	$(PY) -m market_weather.stack start
 
 status:
-	$(PY) -m stack status
+	$(PY) -m market_weather.stack status
 
 stop:
-	$(PY) -m stack stop
+	$(PY) -m market_weather.stack stop
 
 load: setup
-	$(PY) -m spark.lake_to_warehouse
+	$(PY) -m market_weather.job.lake_to_warehouse
+
+# Style, types and the import seams (pyproject.toml configures all three); CI runs it before the tests.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: setup
 	$(PY) -m pytest tests
@@ -56,4 +63,4 @@ bench: setup
 	$(PY) -m bench.run
 
 clean-data:
-	$(PY) -m stack clean
+	$(PY) -m market_weather.stack clean

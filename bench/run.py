@@ -15,7 +15,6 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -33,18 +32,21 @@ import psycopg2.extras
 from pymongo import MongoClient
 from pyspark.sql import types as T
 
-from common.settings import PROJECT_ROOT, Settings, get_settings, load_settings
-from producer import ingest, records
-from producer.lake import COINCAP_HISTORY, LakeWriter, ensure_lake_indexes
-from producer.simulated import SimulatedCoinCap
-from spark import lake_to_warehouse, warehouse
-from spark.transforms import ASSET_PRICE_COLUMNS
-from stack.services import PG_SUPERUSER, SQL_DIR, LocalStack
+from market_weather.contract import ASSET_PRICES, COINCAP_HISTORY
+from market_weather.job import loader
+from market_weather.job.session import spark_session
+from market_weather.lake import LakeWriter, ensure_lake_indexes
+from market_weather.producer import records, source_to_lake
+from market_weather.producer.simulated import SimulatedCoinCap
+from market_weather.settings import PROJECT_ROOT, Settings, get_settings
+from market_weather.stack.services import PG_SUPERUSER, SQL_DIR, LocalStack, isolated_settings
+from market_weather.times import split_range
+from market_weather.warehouse import merge, runs
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 CADENCE_S = 60
 LOOKBACK_MINUTES = 1
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,7 @@ ASSETS = ["bitcoin", "ethereum", "tether", "binance-coin", "solana", "xrp", "car
 
 
 def log(message: str) -> None:
-    print(f"[{datetime.now(timezone.utc):%H:%M:%S}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
 @contextmanager
@@ -122,11 +118,11 @@ class Bench:
         self.scale_name, self.scale = scale_name, SCALES[scale_name]
         base = get_settings()
         state = Path(base.LOCAL_STATE_DIR) / "bench"
-        self.settings = load_settings(
-            LOCAL_STATE_DIR=state, POSTGRES_PORT=free_port(), MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
-            PRODUCER_SOURCE="simulated", COINCAP_ASSETS="bitcoin,ethereum", COINCAP_API_KEY="", OPENWEATHER_API_KEY="",
-            OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522", AIRFLOW_UI_PORT=free_port(),
-            MONGO_EXPRESS_PORT=free_port(), PGADMIN_PORT=free_port(), INGEST_COINCAP_SCHEDULE="* * * * *",
+        self.settings = isolated_settings(
+            state,
+            COINCAP_ASSETS="bitcoin,ethereum",
+            OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522",
+            INGEST_COINCAP_SCHEDULE="* * * * *",
             SPARK_MASTER="local[*]",
         )
         self.stack = LocalStack(self.settings)
@@ -136,15 +132,20 @@ class Bench:
     # ------------------------------------------------------------------------------ plumbing
     def variant(self, name: str) -> Settings:
         """Settings for a fresh lake database and warehouse database called `name`."""
-        with psycopg.connect(host=str(self.stack.pg_run), port=self.settings.POSTGRES_PORT, user=PG_SUPERUSER,
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(self.stack.pg_run),
+            port=self.settings.POSTGRES_PORT,
+            user=PG_SUPERUSER,
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}" OWNER "{self.settings.POSTGRES_USER}"')
         settings = self.settings.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
         with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
             for path in sorted(SQL_DIR.glob("*.sql")):
                 conn.execute(path.read_text())
-        with MongoClient(settings.MONGO_URI) as client:
+        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             client.drop_database(name)
             ensure_lake_indexes(client[name])
         return settings
@@ -156,14 +157,21 @@ class Bench:
         """Simulated m1 history of `points` points spread over the assets, written by the producer."""
         per_asset = points // len(ASSETS)
         end = start + timedelta(minutes=per_asset)
-        with MongoClient(settings.MONGO_URI) as client:
-            counts = ingest.backfill_coincap(
-                SimulatedCoinCap(1), LakeWriter(client[settings.MONGO_DB]), ASSETS, start, end, "m1", "bench", progress=True
+        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+            counts = source_to_lake.backfill_coincap(
+                SimulatedCoinCap(1),
+                LakeWriter(client[settings.MONGO_DB]),
+                ASSETS,
+                start,
+                end,
+                "m1",
+                "bench",
+                progress=True,
             )
         return counts.inserted
 
     def job(self, settings: Settings) -> tuple[float, float]:
-        return run_measured([sys.executable, "-m", "spark.lake_to_warehouse"], self.env(settings))
+        return run_measured([sys.executable, "-m", "market_weather.job.lake_to_warehouse"], self.env(settings))
 
     # ----------------------------------------------------------------------------- figures
     def lake_ingest(self) -> None:
@@ -171,14 +179,20 @@ class Bench:
         n = self.scale.ingest_docs
         source = SimulatedCoinCap(2)
         first = int(START.timestamp() * 1000)
-        responses = [source.history("bitcoin", "m1", lo, hi)
-                     for lo, hi in ingest.time_windows(first, first + n * 60_000, 86_400_000)]
+        responses = [
+            source.history("bitcoin", "m1", lo, hi) for lo, hi in split_range(first, first + n * 60_000, 86_400_000)
+        ]
         settings = self.variant("bench_ingest")
-        with MongoClient(settings.MONGO_URI) as client:
+        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             db = client[settings.MONGO_DB]
             writer = LakeWriter(db)
-            raw_docs = [copy.deepcopy(d) for r in responses for d in records.coincap_history(
-                r, "bitcoin", records.Envelope("coincap", "/h", datetime.now(timezone.utc), "raw")).documents]
+            raw_docs = [
+                copy.deepcopy(d)
+                for r in responses
+                for d in records.coincap_history(
+                    r, "bitcoin", records.Envelope("coincap", "/h", datetime.now(UTC), "raw")
+                ).documents
+            ]
             raw = db["raw_insert"]
             raw.create_index([("entity_id", 1), ("observed_at", 1)], unique=True)
             raw.create_index([("fetched_at", 1)])
@@ -187,10 +201,10 @@ class Bench:
             offset = 0
             for response in responses:
                 start = time.perf_counter()
-                envelope = records.Envelope("coincap", "/assets/bitcoin/history", datetime.now(timezone.utc), "bench")
+                envelope = records.Envelope("coincap", "/assets/bitcoin/history", datetime.now(UTC), "bench")
                 writer.write(records.coincap_history(response, "bitcoin", envelope))
                 times["producer"] += time.perf_counter() - start
-                chunk = raw_docs[offset:offset + len(response["data"])]
+                chunk = raw_docs[offset : offset + len(response["data"])]
                 offset += len(chunk)
                 start = time.perf_counter()
                 raw.insert_many(chunk, ordered=False)
@@ -210,7 +224,7 @@ class Bench:
             points = self.history(settings, self.scale.backfill_points)
         job_s, _ = self.job(settings)
         total = times["producer"] + job_s
-        with MongoClient(settings.MONGO_URI) as client:
+        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             with timed(times, "read"):
                 read = sum(1 for _ in client[settings.MONGO_DB][COINCAP_HISTORY].find({}, batch_size=10_000))
             self.sizes["lake_bytes"] = client[settings.MONGO_DB].command("dbstats")["dataSize"]
@@ -241,38 +255,53 @@ class Bench:
         m = self.scale.load_rows
         with psycopg.connect(**self.main.postgres_conninfo) as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(ASSET_PRICE_COLUMNS)} FROM asset_prices ORDER BY asset_id, observed_at LIMIT %s", [m]
+                f"SELECT {', '.join(ASSET_PRICES.columns)} FROM asset_prices ORDER BY asset_id, observed_at LIMIT %s",
+                [m],
             ).fetchall()
         m = len(rows)
         settings = self.variant("bench_load")
         money = T.DecimalType(38, 18)
-        schema = T.StructType([T.StructField("asset_id", T.StringType()), T.StructField("observed_at", T.TimestampType()),
-                               *(T.StructField(c, money) for c in ASSET_PRICE_COLUMNS[2:])])
+        schema = T.StructType(
+            [
+                T.StructField("asset_id", T.StringType()),
+                T.StructField("observed_at", T.TimestampType()),
+                *(T.StructField(c, money) for c in ASSET_PRICES.columns[2:]),
+            ]
+        )
         df = spark.createDataFrame(rows, schema).cache()
         df.count()
         times: dict = {}
         with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
-            warehouse.record_start(conn, "bench-load", None)
-            staged = warehouse.create_staging(conn, "bench-load")
+            runs.record_start(conn, "bench-load", None)
+            staged = merge.create_staging(conn, "bench-load")
             with timed(times, "staging"):
-                lake_to_warehouse.write_staging(df, staged["asset_prices"], settings)
+                loader.write_staging(df, staged["asset_prices"], settings)
             with timed(times, "merge"):
-                warehouse.merge_and_commit(conn, "bench-load", staged, None, m, 0)
+                merge.merge_and_commit(conn, "bench-load", staged, None, m, 0)
             times["ours"] = times["staging"] + times["merge"]
-            warehouse.drop_staging(conn, "bench-load")
+            merge.drop_staging(conn, "bench-load")
             conn.execute("CREATE TABLE bench_copy (LIKE asset_prices INCLUDING ALL)")
             conn.execute("CREATE TABLE bench_peer (LIKE asset_prices INCLUDING ALL)")
             with timed(times, "copy"):
-                with conn.cursor().copy(f"COPY bench_copy ({', '.join(ASSET_PRICE_COLUMNS)}) FROM STDIN") as copy_in:
+                with conn.cursor().copy(f"COPY bench_copy ({', '.join(ASSET_PRICES.columns)}) FROM STDIN") as copy_in:
                     for row in rows:
                         copy_in.write_row(row)
-        columns = ", ".join(ASSET_PRICE_COLUMNS)
-        peer = psycopg2.connect(host=settings.POSTGRES_HOST, port=settings.POSTGRES_PORT, dbname=settings.POSTGRES_DB,
-                                user=settings.POSTGRES_USER, password=settings.POSTGRES_PASSWORD.get_secret_value())
+        columns = ", ".join(ASSET_PRICES.columns)
+        peer = psycopg2.connect(
+            host=settings.POSTGRES_HOST,
+            port=settings.POSTGRES_PORT,
+            dbname=settings.POSTGRES_DB,
+            user=settings.POSTGRES_USER,
+            password=settings.POSTGRES_PASSWORD.get_secret_value(),
+        )
         with peer, peer.cursor() as cur, timed(times, "peer"):
             psycopg2.extras.execute_batch(
-                cur, f"INSERT INTO bench_peer ({columns}) VALUES ({', '.join(['%s'] * len(ASSET_PRICE_COLUMNS))}) "
-                     "ON CONFLICT (asset_id, observed_at) DO NOTHING", rows, page_size=100)
+                cur,
+                f"INSERT INTO bench_peer ({columns}) VALUES ({', '.join(['%s'] * len(ASSET_PRICES.columns))}) "
+                "ON CONFLICT (asset_id, observed_at) DO NOTHING",
+                rows,
+                page_size=100,
+            )
         peer.close()
         df.unpersist()
         self.results |= {
@@ -317,28 +346,48 @@ class Bench:
 
     def memory(self) -> None:
         """Peak RSS of the producer and of the job's driver (process tree) at two volumes."""
-        for label, points in zip(("small_volume", "large_volume"), self.scale.memory_points):
+        for label, points in zip(("small_volume", "large_volume"), self.scale.memory_points, strict=True):
             settings = self.variant(f"bench_mem_{label}")
             end = START + timedelta(minutes=points // len(ASSETS))
             _, producer_mb = run_measured(
-                [sys.executable, "-m", "producer", "backfill", "coincap", "--start", START.isoformat(),
-                 "--end", end.isoformat(), "--interval", "m1", "--assets", ",".join(ASSETS)], self.env(settings))
+                [
+                    sys.executable,
+                    "-m",
+                    "producer",
+                    "backfill",
+                    "coincap",
+                    "--start",
+                    START.isoformat(),
+                    "--end",
+                    end.isoformat(),
+                    "--interval",
+                    "m1",
+                    "--assets",
+                    ",".join(ASSETS),
+                ],
+                self.env(settings),
+            )
             _, driver_mb = self.job(settings)
-            self.results |= {f"memory_points_{label}": points, f"producer_peak_rss_mb_{label}": producer_mb,
-                             f"driver_peak_rss_mb_{label}": driver_mb}
+            self.results |= {
+                f"memory_points_{label}": points,
+                f"producer_peak_rss_mb_{label}": producer_mb,
+                f"driver_peak_rss_mb_{label}": driver_mb,
+            }
         self.results["producer_peak_rss_mb"] = self.results["producer_peak_rss_mb_large_volume"]
         self.results["driver_peak_rss_mb"] = self.results["driver_peak_rss_mb_large_volume"]
         self.results["producer_rss_growth_ratio"] = (
-            self.results["producer_peak_rss_mb_large_volume"] / self.results["producer_peak_rss_mb_small_volume"])
+            self.results["producer_peak_rss_mb_large_volume"] / self.results["producer_peak_rss_mb_small_volume"]
+        )
         self.results["driver_rss_growth_ratio"] = (
-            self.results["driver_peak_rss_mb_large_volume"] / self.results["driver_peak_rss_mb_small_volume"])
+            self.results["driver_peak_rss_mb_large_volume"] / self.results["driver_peak_rss_mb_small_volume"]
+        )
 
     def freshness(self) -> None:
         """In the running stack at a 1-minute cadence: fetched_at -> the run that made the row visible."""
         cycles = self.scale.freshness_cycles
         log("starting Airflow, Mongo Express and pgAdmin on the bench stack")
         self.stack.start(full=True)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         deadline = time.monotonic() + (cycles + 4) * CADENCE_S
         samples: list[float] = []
         while time.monotonic() < deadline:
@@ -358,12 +407,20 @@ class Bench:
         }
 
     def _freshness_samples(self, since: datetime) -> list[float]:
-        with MongoClient(self.settings.MONGO_URI, tz_aware=True) as client:
-            fetched = sorted({d["fetched_at"] for d in client[self.settings.MONGO_DB]["coincap_assets"].find(
-                {"fetched_at": {"$gte": since}}, {"fetched_at": 1})})
+        with MongoClient(self.settings.MONGO_URI, tz_aware=True, document_class=dict) as client:
+            fetched = sorted(
+                {
+                    d["fetched_at"]
+                    for d in client[self.settings.MONGO_DB]["coincap_assets"].find(
+                        {"fetched_at": {"$gte": since}}, {"fetched_at": 1}
+                    )
+                }
+            )
         with psycopg.connect(**self.settings.postgres_conninfo) as conn:
-            runs = conn.execute("SELECT watermark_to, finished_at FROM etl_runs WHERE status = 'success' "
-                                "AND watermark_to IS NOT NULL ORDER BY finished_at").fetchall()
+            runs = conn.execute(
+                "SELECT watermark_to, finished_at FROM etl_runs WHERE status = 'success' "
+                "AND watermark_to IS NOT NULL ORDER BY finished_at"
+            ).fetchall()
         samples = []
         for moment in fetched:
             visible = next((finished for watermark, finished in runs if watermark >= moment), None)
@@ -377,15 +434,24 @@ class Bench:
         with psycopg.connect(**self.settings.postgres_conninfo) as conn:
             pg = conn.execute("SHOW server_version").fetchone()[0]
         from importlib.metadata import version
+
         return {
             "cpus": os.cpu_count(),
-            "cpu_model": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                               if l.startswith("model name")), platform.processor()),
+            "cpu_model": next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")
+                ),
+                platform.processor(),
+            ),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "os": platform.platform(),
             "python": platform.python_version(),
             "java": java,
-            "versions": {name: version(name) for name in ("pyspark", "apache-airflow", "secantusdb", "pymongo", "psycopg")}
+            "versions": {
+                name: version(name) for name in ("pyspark", "apache-airflow", "secantusdb", "pymongo", "psycopg")
+            }
             | {"postgresql": pg},
         }
 
@@ -401,7 +467,7 @@ class Bench:
             log(f"backfill: {self.scale.backfill_points} simulated points through lake -> Spark -> warehouse")
             self.backfill()
             log("warehouse load: staging + merge vs COPY vs execute_batch")
-            spark = lake_to_warehouse.spark_session(self.settings, app_name="bench")
+            spark = spark_session(self.settings, app_name="bench")
             try:
                 self.warehouse_load(spark)
             finally:
@@ -425,9 +491,15 @@ class Bench:
 
     def write(self, machine: dict) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        report = {"timestamp": stamp, "scale": self.scale_name, "scale_parameters": asdict(self.scale),
-                  "machine": machine, "data_sizes": self.sizes, "results": self.results}
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        report = {
+            "timestamp": stamp,
+            "scale": self.scale_name,
+            "scale_parameters": asdict(self.scale),
+            "machine": machine,
+            "data_sizes": self.sizes,
+            "results": self.results,
+        }
         path = RESULTS / f"{stamp}.json"
         path.write_text(json.dumps(report, indent=2, default=str))
         path.with_suffix(".md").write_text(markdown(report))
@@ -440,7 +512,11 @@ ROWS = [
     ("peer_speedup", "staging + merge ÷ row-by-row execute_batch (rows/s)", "ratio"),
     ("backfill_points_per_s", "simulated history through lake → Spark → warehouse", "points/s"),
     ("backfill_floor_ratio", "that ÷ the slower raw floor (lake read, warehouse COPY)", "ratio"),
-    ("incremental_cost_ratio", "10k new docs on top of the backfill ÷ on an empty lake (wall time, 1-min look-back)", "ratio"),
+    (
+        "incremental_cost_ratio",
+        "10k new docs on top of the backfill ÷ on an empty lake (wall time, 1-min look-back)",
+        "ratio",
+    ),
     ("idle_run_seconds", "job with nothing new, cold start", "s"),
     ("idle_run_share_of_cadence", "that ÷ the 1-minute cadence", "ratio"),
     ("freshness_p50_s", "fetched_at → visible in the warehouse, median", "s"),
@@ -478,12 +554,14 @@ def markdown(report: dict) -> str:
         f"(producer {r['backfill_producer_seconds']:.0f} s, job {r['backfill_job_seconds']:.0f} s); floors: lake read "
         f"{r['lake_read_points_per_s']:,.0f} points/s, warehouse COPY {r['warehouse_copy_rows_per_s']:,.0f} rows/s.",
         f"Warehouse load of {r['warehouse_load_rows']:,} rows: ours {r['warehouse_load_rows_per_s']:,.0f} rows/s, "
-        f"COPY {r['warehouse_copy_rows_per_s_same_rows']:,.0f}, execute_batch {r['peer_execute_batch_rows_per_s']:,.0f} "
+        f"COPY {r['warehouse_copy_rows_per_s_same_rows']:,.0f}, "
+        f"execute_batch {r['peer_execute_batch_rows_per_s']:,.0f} "
         f"(ours: staging {r['warehouse_load_staging_seconds']:.2f} s, merge with the OHLC recompute "
         f"{r['warehouse_load_merge_and_ohlc_seconds']:.2f} s).",
         f"Lake ingest of {r['lake_ingest_docs']:,} docs: producer {r['lake_ingest_producer_docs_per_s']:,.0f} docs/s, "
         f"raw insert_many {r['lake_ingest_raw_docs_per_s']:,.0f} docs/s.",
-        f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → {r['producer_peak_rss_mb_large_volume']:.0f} MB, "
+        f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → "
+        f"{r['producer_peak_rss_mb_large_volume']:.0f} MB, "
         f"driver {r['driver_peak_rss_mb_small_volume']:.0f} → {r['driver_peak_rss_mb_large_volume']:.0f} MB for "
         f"{r['memory_points_small_volume']:,} → {r['memory_points_large_volume']:,} points.",
         "",

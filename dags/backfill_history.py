@@ -18,14 +18,17 @@ loaded are duplicates if re-run and add nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from typing import Literal
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from orchestration import backfill
-from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, spark_submit_kwargs
+from market_weather.api_limits import COINCAP_INTERVALS_MS
+from market_weather.orchestration import backfill
+from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, spark_submit_kwargs
+from market_weather.times import parse_utc
 
 
 @dag(
@@ -38,7 +41,7 @@ from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL,
         "entities": Param([], type="array", items={"type": "string"}),
         "start": Param("2026-01-01T00:00:00+00:00", type="string", format="date-time"),
         "end": Param("2026-01-02T00:00:00+00:00", type="string", format="date-time"),
-        "interval": Param("h1", enum=["m1", "m5", "m15", "m30", "h1", "h2", "h6", "h12", "d1"]),
+        "interval": Param("h1", enum=list(COINCAP_INTERVALS_MS)),
     },
 )
 def backfill_history():
@@ -53,19 +56,29 @@ def backfill_history():
             raise AirflowFailException(str(exc)) from None
 
     @task(map_index_template="{{ chunk[0] }}")
-    def load_chunk(source: str, chunk: list[str], params=None, run_id=None) -> dict:
-        from producer import runs
+    def load_chunk(source: Literal["coincap", "openweather"], chunk: list[str], params=None, run_id=None) -> dict:
+        from market_weather.producer import commands
+        from market_weather.producer.errors import UsageError
 
-        result = runs.backfill(
-            source, datetime.fromisoformat(chunk[0]), datetime.fromisoformat(chunk[1]), run_id,
-            interval=params["interval"], entities=params["entities"] or None,
-        )
-        return dict(result)
+        try:
+            result = commands.backfill(
+                source,
+                parse_utc(chunk[0]),
+                parse_utc(chunk[1]),
+                run_id,
+                interval=params["interval"],
+                entities=params["entities"] or None,
+            )
+        except UsageError as exc:  # an unknown location id: retrying cannot help
+            raise AirflowFailException(str(exc)) from None
+        return asdict(result)
 
     load = SparkSubmitOperator(task_id="load_warehouse", trigger_rule="none_failed", **spark_submit_kwargs())
     for source, pool in (("coincap", COINCAP_POOL), ("openweather", OPENWEATHER_POOL)):
         chunks = plan_chunks.override(task_id=f"plan_{source}_chunks")(source)
-        loaded = load_chunk.override(task_id=f"load_{source}_chunks", pool=pool).partial(source=source).expand(chunk=chunks)
+        loaded = (
+            load_chunk.override(task_id=f"load_{source}_chunks", pool=pool).partial(source=source).expand(chunk=chunks)
+        )
         loaded >> load
 
 

@@ -6,15 +6,17 @@ Every minute (setting `INGEST_COINCAP_SCHEDULE`), one `/assets` snapshot of the 
 simulated otherwise. Each run updates the Asset of that collection, which schedules the warehouse load.
 """
 
+from dataclasses import asdict
+
 from airflow.sdk import dag, task
 
-from common.settings import get_settings
-from orchestration.assets import COINCAP_ASSETS_LAKE
-from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS
+from market_weather.orchestration.assets import COINCAP_ASSETS_LAKE
+from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS
+from market_weather.settings import ScheduleSettings, get_settings
 
 
 @dag(
-    schedule=get_settings().INGEST_COINCAP_SCHEDULE,
+    schedule=get_settings(ScheduleSettings).INGEST_COINCAP_SCHEDULE,
     **DAG_DEFAULTS,
     tags=["ingest", "coincap"],
     doc_md=__doc__,
@@ -22,9 +24,9 @@ from orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS
 def ingest_coincap():
     @task(outlets=[COINCAP_ASSETS_LAKE], pool=COINCAP_POOL)
     def fetch_assets_snapshot(run_id=None) -> dict:
-        from producer import runs
+        from market_weather.producer import commands
 
-        return runs.fetch("coincap", run_id)
+        return asdict(commands.fetch("coincap", run_id))
 
     fetch_assets_snapshot()
 

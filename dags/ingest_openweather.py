@@ -7,15 +7,17 @@ lake collections `openweather_weather` and `openweather_air`: live where `OPENWE
 simulated otherwise. Both Assets schedule the warehouse load.
 """
 
+from dataclasses import asdict
+
 from airflow.sdk import dag, task
 
-from common.settings import get_settings
-from orchestration.assets import OPENWEATHER_AIR_LAKE, OPENWEATHER_WEATHER_LAKE
-from orchestration.defaults import DAG_DEFAULTS, OPENWEATHER_POOL
+from market_weather.orchestration.assets import OPENWEATHER_AIR_LAKE, OPENWEATHER_WEATHER_LAKE
+from market_weather.orchestration.defaults import DAG_DEFAULTS, OPENWEATHER_POOL
+from market_weather.settings import ScheduleSettings, get_settings
 
 
 @dag(
-    schedule=get_settings().INGEST_OPENWEATHER_SCHEDULE,
+    schedule=get_settings(ScheduleSettings).INGEST_OPENWEATHER_SCHEDULE,
     **DAG_DEFAULTS,
     tags=["ingest", "openweather"],
     doc_md=__doc__,
@@ -23,9 +25,9 @@ from orchestration.defaults import DAG_DEFAULTS, OPENWEATHER_POOL
 def ingest_openweather():
     @task(outlets=[OPENWEATHER_WEATHER_LAKE, OPENWEATHER_AIR_LAKE], pool=OPENWEATHER_POOL)
     def fetch_weather_and_air(run_id=None) -> dict:
-        from producer import runs
+        from market_weather.producer import commands
 
-        return runs.fetch("openweather", run_id)
+        return asdict(commands.fetch("openweather", run_id))
 
     fetch_weather_and_air()
 

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from common.settings import PROJECT_ROOT, load_settings
-from spark.lake_to_warehouse import spark_session
+from market_weather.job.session import spark_session
+from market_weather.settings import PROJECT_ROOT, load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # py4j says goodbye at interpreter exit, after pytest has closed the streams it would log to.
 logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def run_module(env: dict[str, str], module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m module args` from the project folder, as a user types it."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def load_fixture(name: str):
@@ -26,7 +40,8 @@ def spark():
     """One local Spark for the whole run, as Spark's testing guide recommends."""
     settings = load_settings(SPARK_MASTER="local[2]", POSTGRES_PASSWORD="unused")
     session = spark_session(
-        settings, app_name="tests",
+        settings,
+        app_name="tests",
         **{"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false"},
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -4,7 +4,6 @@ started by the same LocalStack users run, on free ports in a throw-away state fo
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
@@ -12,17 +11,14 @@ import psycopg
 import pytest
 from pymongo import MongoClient
 
-from common.settings import load_settings
-from producer.lake import LakeWriter, ensure_lake_indexes
-from stack.services import LocalStack
-
-WAREHOUSE_TABLES = ("assets", "asset_prices", "asset_ohlc", "locations", "weather_observations", "air_quality", "etl_runs")
+from market_weather.contract import DATA_TABLES, WAREHOUSE_TABLES
+from market_weather.lake import LakeWriter, ensure_lake_indexes
+from market_weather.stack.services import LocalStack, isolated_settings
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def table_counts(pg) -> dict[str, int]:
+    """Rows in each data table of the warehouse."""
+    return {t.name: pg.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in DATA_TABLES}
 
 
 def open_state_dir() -> Path:
@@ -42,17 +38,12 @@ def state_dir():
 @pytest.fixture(scope="session")
 def stack_settings():
     state = open_state_dir()
-    settings = load_settings(
-        LOCAL_STATE_DIR=state,
-        POSTGRES_PORT=free_port(),
+    settings = isolated_settings(
+        state,
         POSTGRES_PASSWORD="test-secret-pw",
-        MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
         MONGO_DB="lake",
-        PRODUCER_SOURCE="simulated",
         COINCAP_ASSETS="bitcoin,ethereum,tether",
         OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522;tokyo:Tokyo:35.6762:139.6503",
-        COINCAP_API_KEY="",
-        OPENWEATHER_API_KEY="",
         ETL_LOOKBACK_MINUTES=15,
         SPARK_MASTER="local[2]",
     )
@@ -71,17 +62,17 @@ def stack(stack_settings):
 @pytest.fixture
 def settings(stack, stack_settings):
     """Settings of the running test stack, with an empty lake and an empty warehouse."""
-    with MongoClient(stack_settings.MONGO_URI) as client:
+    with MongoClient(stack_settings.MONGO_URI, document_class=dict) as client:
         client.drop_database(stack_settings.MONGO_DB)
         ensure_lake_indexes(client[stack_settings.MONGO_DB])
     with psycopg.connect(**stack_settings.postgres_conninfo, autocommit=True) as conn:
-        conn.execute("TRUNCATE " + ", ".join(WAREHOUSE_TABLES))
+        conn.execute("TRUNCATE " + ", ".join(t.name for t in WAREHOUSE_TABLES))
     return stack_settings
 
 
 @pytest.fixture
 def lake(settings):
-    with MongoClient(settings.MONGO_URI) as client:
+    with MongoClient(settings.MONGO_URI, document_class=dict) as client:
         yield client[settings.MONGO_DB]
 
 

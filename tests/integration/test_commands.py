@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
-from common.settings import PROJECT_ROOT
-
-COUNTED = ("assets", "asset_prices", "asset_ohlc", "locations", "weather_observations", "air_quality")
+from tests.conftest import run_module
+from tests.integration.conftest import table_counts as counts
 
 
 @pytest.fixture
@@ -28,22 +26,21 @@ def env(settings):
     return {**os.environ, **values}
 
 
-def run(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
-
-
-def counts(pg) -> dict:
-    return {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}
+def assert_quiet(result: subprocess.CompletedProcess) -> None:
+    """The terminal shows the platform's own output; Spark's and the JVM's go to the Spark log."""
+    noise = [line for line in (result.stdout + result.stderr).splitlines() if "WARN" in line]
+    assert not noise, noise
 
 
 def test_demo_runs_a_full_cycle_and_a_rerun_duplicates_nothing(env, pg):
-    first = run(env, "-m", "stack", "demo")
+    first = run_module(env, "market_weather.stack", "demo")
     assert first.returncode == 0, first.stderr[-3000:]
     after_first = counts(pg)
     assert all(after_first.values()), after_first
     assert "asset_prices" in first.stdout and "etl_runs: " in first.stdout and " success " in first.stdout
+    assert_quiet(first)
 
-    second = run(env, "-m", "stack", "demo")
+    second = run_module(env, "market_weather.stack", "demo")
     assert second.returncode == 0, second.stderr[-3000:]
     after_second = counts(pg)
     duplicated = pg.execute(
@@ -56,44 +53,74 @@ def test_demo_runs_a_full_cycle_and_a_rerun_duplicates_nothing(env, pg):
     assert after_second["assets"] == after_first["assets"] == assets
 
 
-def test_load_reports_what_it_read_wrote_and_rejected(env, pg):
-    assert run(env, "-m", "producer", "fetch", "coincap").returncode == 0
-    result = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "cli-load")
+def test_load_reports_what_it_read_wrote_and_rejected(env, pg, settings):
+    assert run_module(env, "market_weather.producer", "fetch", "coincap").returncode == 0
+    result = run_module(env, "market_weather.job.lake_to_warehouse", "--run-id", "cli-load")
     assert result.returncode == 0, result.stderr[-3000:]
     assert '"rows_read": 3' in result.stdout and '"rows_rejected": 0' in result.stdout
     assert pg.execute("SELECT status FROM etl_runs WHERE run_id = 'cli-load'").fetchone() == ("success",)
+    assert_quiet(result)
 
-    idle = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "cli-idle")
+    spark_log = settings.LOCAL_STATE_DIR / "logs" / "spark" / "lake_to_warehouse.log"
+    assert "Successfully started service 'sparkDriver'" in spark_log.read_text(), "the full Spark log, INFO included"
+
+    idle = run_module(env, "market_weather.job.lake_to_warehouse", "--run-id", "cli-idle")
     assert idle.returncode == 0 and '"rows_written": 0' in idle.stdout
 
 
 def test_producer_cli_fetches_and_backfills_with_counts(env, lake):
-    fetched = run(env, "-m", "producer", "fetch", "openweather")
+    fetched = run_module(env, "market_weather.producer", "fetch", "openweather")
     assert fetched.returncode == 0, fetched.stderr
     assert fetched.stdout.startswith("openweather: fetched 2, inserted 2, duplicates 0, dead-lettered 0")
 
-    backfill = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-01T00:00:00",
-                   "--end", "2026-01-01T06:00:00", "--interval", "m5", "--assets", "bitcoin")
+    backfill = run_module(
+        env,
+        "market_weather.producer",
+        "backfill",
+        "coincap",
+        "--start",
+        "2026-01-01T00:00:00",
+        "--end",
+        "2026-01-01T06:00:00",
+        "--interval",
+        "m5",
+        "--assets",
+        "bitcoin",
+    )
     assert backfill.returncode == 0, backfill.stderr
     assert "inserted 72," in backfill.stdout
     assert lake.coincap_history.count_documents({"entity_id": "bitcoin"}) == 72
 
 
 def test_producer_cli_refuses_a_bad_range_and_a_bad_interval(env):
-    reversed_range = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-02", "--end", "2026-01-01")
+    reversed_range = run_module(
+        env, "market_weather.producer", "backfill", "coincap", "--start", "2026-01-02", "--end", "2026-01-01"
+    )
     assert reversed_range.returncode != 0 and "--end must be after --start" in reversed_range.stderr
-    bad_interval = run(env, "-m", "producer", "backfill", "coincap", "--start", "2026-01-01", "--end", "2026-01-02",
-                       "--interval", "m2")
+    bad_interval = run_module(
+        env,
+        "market_weather.producer",
+        "backfill",
+        "coincap",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-02",
+        "--interval",
+        "m2",
+    )
     assert bad_interval.returncode == 2 and "interval must be one of" in bad_interval.stderr
 
 
 def test_a_spark_that_cannot_start_is_recorded_as_a_failed_run(env, pg):
-    assert run(env, "-m", "producer", "fetch", "coincap").returncode == 0
-    result = run({**env, "SPARK_MASTER": "no-such-master://here"}, "-m", "spark.lake_to_warehouse", "--run-id", "no-spark")
+    assert run_module(env, "market_weather.producer", "fetch", "coincap").returncode == 0
+    no_spark = {**env, "SPARK_MASTER": "no-such-master://here"}
+    result = run_module(no_spark, "market_weather.job.lake_to_warehouse", "--run-id", "no-spark")
     assert result.returncode != 0
     status, finished, message = pg.execute(
-        "SELECT status, finished_at, message FROM etl_runs WHERE run_id = 'no-spark'").fetchone()
+        "SELECT status, finished_at, message FROM etl_runs WHERE run_id = 'no-spark'"
+    ).fetchone()
     assert status == "failed" and finished is not None and message, "recorded as failed, with the error"
     # Nothing was lost: the next run with a working Spark loads what the failed one could not.
-    retried = run(env, "-m", "spark.lake_to_warehouse", "--run-id", "retried")
+    retried = run_module(env, "market_weather.job.lake_to_warehouse", "--run-id", "retried")
     assert retried.returncode == 0 and '"rows_read": 3' in retried.stdout

@@ -6,12 +6,13 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from stack import airflow_local
+from market_weather.stack import airflow_local
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +54,10 @@ def test_ingest_dags_fill_the_lake_and_emit_asset_events(airflow_env, lake):
 
 
 def test_warehouse_dag_submits_the_spark_job(airflow_env, writer, pg):
-    from producer import ingest
-    from producer.simulated import SimulatedCoinCap
+    from market_weather.producer import source_to_lake
+    from market_weather.producer.simulated import SimulatedCoinCap
 
-    ingest.fetch_coincap(SimulatedCoinCap(seed=3), writer, ["bitcoin", "ethereum"], "seed")
+    source_to_lake.fetch_coincap(SimulatedCoinCap(seed=3), writer, ["bitcoin", "ethereum"], "seed")
     dags_test(airflow_env, "lake_to_warehouse")
 
     run_id, status, rows_read = pg.execute("SELECT run_id, status, rows_read FROM etl_runs").fetchone()
@@ -65,10 +66,17 @@ def test_warehouse_dag_submits_the_spark_job(airflow_env, writer, pg):
 
 
 def test_backfill_dag_loads_history_in_chunks_then_the_warehouse(airflow_env, lake, pg):
-    result = dags_test(airflow_env, "backfill_history", {
-        "source": "coincap", "entities": ["bitcoin"], "interval": "h1",
-        "start": "2026-01-01T00:00:00+00:00", "end": "2026-01-03T12:00:00+00:00",
-    })
+    result = dags_test(
+        airflow_env,
+        "backfill_history",
+        {
+            "source": "coincap",
+            "entities": ["bitcoin"],
+            "interval": "h1",
+            "start": "2026-01-01T00:00:00+00:00",
+            "end": "2026-01-03T12:00:00+00:00",
+        },
+    )
     assert lake.coincap_history.count_documents({"entity_id": "bitcoin"}) == 60
     assert len(set(lake.coincap_history.distinct("run_id"))) == 1
     assert pg.execute("SELECT count(*) FROM asset_prices WHERE asset_id = 'bitcoin'").fetchone()[0] == 60
@@ -77,10 +85,37 @@ def test_backfill_dag_loads_history_in_chunks_then_the_warehouse(airflow_env, la
 
 
 def test_backfill_dag_refuses_an_inverted_range(airflow_env):
-    argv = ["airflow", "dags", "test", "backfill_history", "-c", json.dumps(
-        {"source": "openweather", "start": "2026-01-03T00:00:00+00:00", "end": "2026-01-01T00:00:00+00:00"})]
+    argv = [
+        "airflow",
+        "dags",
+        "test",
+        "backfill_history",
+        "-c",
+        json.dumps({"source": "openweather", "start": "2026-01-03T00:00:00+00:00", "end": "2026-01-01T00:00:00+00:00"}),
+    ]
     started = time.monotonic()
     result = subprocess.run(argv, env=airflow_env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert "must be after start" in output
     assert "up_for_retry" not in output and time.monotonic() - started < 120, "bad input is not retried"
+
+
+def test_airflow_code_reaches_the_lake_and_the_warehouse_through_their_connections(airflow_env, writer):
+    """`lake_mongo` and `warehouse_postgres`, as the providers' hooks read them from the environment."""
+    from market_weather.producer import source_to_lake
+    from market_weather.producer.simulated import SimulatedCoinCap
+
+    source_to_lake.fetch_coincap(SimulatedCoinCap(seed=3), writer, ["bitcoin", "ethereum"], "seed")
+    script = (
+        "from airflow.providers.mongo.hooks.mongo import MongoHook\n"
+        "from airflow.providers.postgres.hooks.postgres import PostgresHook\n"
+        "with MongoHook(mongo_conn_id='lake_mongo') as lake:\n"
+        "    print('lake', lake.get_collection('coincap_assets').count_documents({}))\n"
+        "warehouse = PostgresHook(postgres_conn_id='warehouse_postgres')\n"
+        "print('warehouse', warehouse.get_first('SELECT current_database()')[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=airflow_env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "lake 2" in result.stdout and "warehouse warehouse" in result.stdout

@@ -1,13 +1,13 @@
 """The lake writer on a real SecantusDB server: envelope, unique keys, indexes, counts."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from producer import ingest, records
-from producer.lake import RAW_COLLECTIONS
-from producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
+from market_weather.contract import RAW_COLLECTIONS
+from market_weather.producer import records, source_to_lake
+from market_weather.producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
 from tests.conftest import load_fixture
 
-NOW = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
 def test_every_raw_collection_has_its_unique_key_and_fetched_at_index(lake):
@@ -33,7 +33,9 @@ def test_reingesting_the_same_response_adds_nothing_and_counts_duplicates(lake, 
 def test_a_batch_with_new_duplicate_and_invalid_records_keeps_the_valid_ones(lake, writer):
     writer.batch_size = 2  # several bulk writes, duplicates spread over them
     body = load_fixture("coincap_v3_asset_history.json")
-    writer.write(records.coincap_history({"data": body["data"][:1]}, "bitcoin", records.Envelope("coincap", "/h", NOW, "a")))
+    writer.write(
+        records.coincap_history({"data": body["data"][:1]}, "bitcoin", records.Envelope("coincap", "/h", NOW, "a"))
+    )
     body["data"].append({"priceUsd": "NaN", "time": 1763805720000})
     counts = writer.write(records.coincap_history(body, "bitcoin", records.Envelope("coincap", "/h", NOW, "b")))
     assert counts.as_dict() == {"fetched": 4, "inserted": 2, "duplicates": 1, "dead_lettered": 1}
@@ -43,8 +45,11 @@ def test_a_batch_with_new_duplicate_and_invalid_records_keeps_the_valid_ones(lak
 
 def test_simulated_volume_lands_through_the_same_writer(lake, writer, settings):
     coincap = SimulatedCoinCap(seed=1)
-    counts = ingest.backfill_coincap(coincap, writer, ["bitcoin", "ethereum"], NOW - timedelta(days=2), NOW, "m1", "vol")
+    counts = source_to_lake.backfill_coincap(
+        coincap, writer, ["bitcoin", "ethereum"], NOW - timedelta(days=2), NOW, "m1", "vol"
+    )
     assert counts.inserted == 2 * 2 * 1440 == lake.coincap_history.count_documents({})
-    air = ingest.backfill_openweather(SimulatedOpenWeather(seed=1), writer, settings.OPENWEATHER_LOCATIONS,
-                                      NOW - timedelta(days=10), NOW, "vol")
+    air = source_to_lake.backfill_openweather(
+        SimulatedOpenWeather(seed=1), writer, settings.OPENWEATHER_LOCATIONS, NOW - timedelta(days=10), NOW, "vol"
+    )
     assert air.inserted == len(settings.OPENWEATHER_LOCATIONS) * 240

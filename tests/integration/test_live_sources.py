@@ -3,18 +3,15 @@ the lake and the Spark job like simulated data, and the key is stored nowhere.""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
 from bson import json_util
 
-from common.settings import PROJECT_ROOT
-from spark import lake_to_warehouse
-from tests.conftest import load_fixture
+from market_weather.job import lake_to_warehouse
+from tests.conftest import load_fixture, run_module
 
 KEY = "live-key-9d8c7b6a"
 
@@ -22,15 +19,20 @@ KEY = "live-key-9d8c7b6a"
 @pytest.fixture
 def live_env(settings, httpserver):
     httpserver.expect_request("/v3/assets", headers={"Authorization": f"Bearer {KEY}"}).respond_with_json(
-        load_fixture("coincap_v3_assets.json"))
+        load_fixture("coincap_v3_assets.json")
+    )
     httpserver.expect_request("/v3/assets/bitcoin/history").respond_with_json(
-        load_fixture("coincap_v3_asset_history.json"))
-    httpserver.expect_request("/data/2.5/weather", query_string={
-        "lat": "48.8566", "lon": "2.3522", "units": "metric", "appid": KEY}).respond_with_json(
-        load_fixture("openweather_current.json"))
-    httpserver.expect_request("/data/2.5/air_pollution").respond_with_json(load_fixture("openweather_air_pollution.json"))
+        load_fixture("coincap_v3_asset_history.json")
+    )
+    httpserver.expect_request(
+        "/data/2.5/weather", query_string={"lat": "48.8566", "lon": "2.3522", "units": "metric", "appid": KEY}
+    ).respond_with_json(load_fixture("openweather_current.json"))
+    httpserver.expect_request("/data/2.5/air_pollution").respond_with_json(
+        load_fixture("openweather_air_pollution.json")
+    )
     httpserver.expect_request("/data/2.5/air_pollution/history").respond_with_json(
-        load_fixture("openweather_air_pollution_history.json"))
+        load_fixture("openweather_air_pollution_history.json")
+    )
     return {
         **os.environ,
         "LOCAL_STATE_DIR": str(settings.LOCAL_STATE_DIR),
@@ -48,8 +50,7 @@ def live_env(settings, httpserver):
 
 
 def producer(env, *args) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "producer", *args], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = run_module(env, "market_weather.producer", *args, timeout=120)
     assert KEY not in result.stdout + result.stderr
     return result
 
@@ -57,30 +58,48 @@ def producer(env, *args) -> subprocess.CompletedProcess:
 def test_live_data_lands_in_the_lake_and_the_warehouse(live_env, settings, lake, pg, spark):
     coincap = producer(live_env, "fetch", "coincap")
     assert coincap.returncode == 0, coincap.stderr
-    assert coincap.stdout.startswith("coincap: fetched 2, inserted 2, duplicates 0, dead-lettered 0, API calls 1, bytes received ")
+    assert coincap.stdout.startswith(
+        "coincap: fetched 2, inserted 2, duplicates 0, dead-lettered 0, API calls 1, bytes received "
+    )
     weather = producer(live_env, "fetch", "openweather")
     assert "inserted 2" in weather.stdout and "API calls 2" in weather.stdout
-    history = producer(live_env, "backfill", "coincap", "--start", "2025-11-22T09:00:00", "--end", "2025-11-22T11:00:00",
-                       "--assets", "bitcoin")
+    history = producer(
+        live_env,
+        "backfill",
+        "coincap",
+        "--start",
+        "2025-11-22T09:00:00",
+        "--end",
+        "2025-11-22T11:00:00",
+        "--assets",
+        "bitcoin",
+    )
     assert "inserted 3" in history.stdout and "API calls 1" in history.stdout
     again = producer(live_env, "fetch", "coincap")
     assert "inserted 0, duplicates 2" in again.stdout
 
-    stored = json_util.dumps(list(lake.coincap_assets.find()) + list(lake.openweather_weather.find())
-                             + list(lake.openweather_air.find()) + list(lake.coincap_history.find()))
+    stored = json_util.dumps(
+        list(lake.coincap_assets.find())
+        + list(lake.openweather_weather.find())
+        + list(lake.openweather_air.find())
+        + list(lake.coincap_history.find())
+    )
     assert KEY not in stored and "appid" not in stored
 
     summary = lake_to_warehouse.run(spark, settings, run_id="live")
     assert summary.rows_rejected == 0
     sample = load_fixture("coincap_v3_assets.json")["data"][0]
-    row = pg.execute("SELECT price_usd, market_cap_usd, vwap_24h FROM asset_prices WHERE asset_id = 'bitcoin' "
-                     "AND market_cap_usd IS NOT NULL").fetchone()
+    row = pg.execute(
+        "SELECT price_usd, market_cap_usd, vwap_24h FROM asset_prices WHERE asset_id = 'bitcoin' "
+        "AND market_cap_usd IS NOT NULL"
+    ).fetchone()
     assert row == (Decimal(sample["priceUsd"]), Decimal(sample["marketCapUsd"]), Decimal(sample["vwap24Hr"]))
     assert pg.execute("SELECT max_supply FROM assets WHERE asset_id = 'ethereum'").fetchone() == (None,)
     assert pg.execute("SELECT count(*) FROM asset_prices WHERE asset_id = 'bitcoin'").fetchone()[0] == 4
     current = load_fixture("openweather_current.json")
-    assert pg.execute("SELECT temp_c, wind_gust_ms, rain_1h_mm, condition, description FROM weather_observations").fetchone() == (
-        current["main"]["temp"], current["wind"]["gust"], current["rain"]["1h"], "Rain", "light rain")
+    assert pg.execute(
+        "SELECT temp_c, wind_gust_ms, rain_1h_mm, condition, description FROM weather_observations"
+    ).fetchone() == (current["main"]["temp"], current["wind"]["gust"], current["rain"]["1h"], "Rain", "light rain")
     assert pg.execute("SELECT name, country, lat, lon FROM locations").fetchone() == ("Paris", "FR", 48.8566, 2.3522)
     assert pg.execute("SELECT aqi, pm2_5 FROM air_quality").fetchone() == (2, 6.12)
 

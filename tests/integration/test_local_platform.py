@@ -12,22 +12,23 @@ import psycopg
 import pytest
 import requests
 
-from common.settings import load_settings
-from stack.services import LocalStack
-from tests.integration.conftest import free_port, open_state_dir
+from market_weather.stack.services import LocalStack, isolated_settings
+from tests.integration.conftest import open_state_dir
 
 
 @pytest.fixture(scope="module")
 def platform():
     state = open_state_dir()
-    settings = load_settings(
-        LOCAL_STATE_DIR=state, POSTGRES_PORT=free_port(), POSTGRES_PASSWORD="pw-platform",
-        MONGO_URI=f"mongodb://127.0.0.1:{free_port()}", PRODUCER_SOURCE="simulated",
-        COINCAP_ASSETS="bitcoin,ethereum", OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522",
-        COINCAP_API_KEY="", OPENWEATHER_API_KEY="", SPARK_MASTER="local[2]",
-        AIRFLOW_UI_PORT=free_port(), AIRFLOW_ADMIN_PASSWORD="af-secret-1",
-        MONGO_EXPRESS_PORT=free_port(), MONGO_EXPRESS_PASSWORD="me-secret-1",
-        PGADMIN_PORT=free_port(), PGADMIN_EMAIL="ops@example.com", PGADMIN_PASSWORD="pga-secret-1",
+    settings = isolated_settings(
+        state,
+        POSTGRES_PASSWORD="pw-platform",
+        COINCAP_ASSETS="bitcoin,ethereum",
+        OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522",
+        SPARK_MASTER="local[2]",
+        AIRFLOW_ADMIN_PASSWORD="af-secret-1",
+        MONGO_EXPRESS_PASSWORD="me-secret-1",
+        PGADMIN_EMAIL="ops@example.com",
+        PGADMIN_PASSWORD="pga-secret-1",
     )
     stack = LocalStack(settings)
     assert stack.start(full=True) is True
@@ -36,21 +37,35 @@ def platform():
     shutil.rmtree(state, ignore_errors=True)
 
 
-def airflow_api(stack: LocalStack) -> requests.Session:
+class AirflowApi(requests.Session):
+    """A session logged in to Airflow's REST API at `base`."""
+
+    def __init__(self, base: str, token: str):
+        super().__init__()
+        self.base = base
+        self.headers["Authorization"] = f"Bearer {token}"
+
+
+def airflow_api(stack: LocalStack) -> AirflowApi:
     s = stack.settings
     base = f"http://127.0.0.1:{s.AIRFLOW_UI_PORT}"
-    token = requests.post(f"{base}/auth/token", json={
-        "username": s.AIRFLOW_ADMIN_USER, "password": s.AIRFLOW_ADMIN_PASSWORD.get_secret_value()}, timeout=10)
+    token = requests.post(
+        f"{base}/auth/token",
+        json={"username": s.AIRFLOW_ADMIN_USER, "password": s.AIRFLOW_ADMIN_PASSWORD.get_secret_value()},
+        timeout=10,
+    )
     token.raise_for_status()
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-    session.base = base
-    return session
+    return AirflowApi(base, token.json()["access_token"])
 
 
 def test_every_service_is_healthy(platform):
     assert {s.name: s.healthy for s in platform.status()} == {
-        "postgres": True, "lake": True, "airflow": True, "mongo_express": True, "pgadmin": True}
+        "postgres": True,
+        "lake": True,
+        "airflow": True,
+        "mongo_express": True,
+        "pgadmin": True,
+    }
 
 
 def test_airflow_is_healthy_with_our_dags_unpaused(platform):
@@ -63,8 +78,12 @@ def test_airflow_is_healthy_with_our_dags_unpaused(platform):
         if len(dags) == 4 or time.monotonic() > deadline:
             break
         time.sleep(5)
-    assert dags == {"ingest_coincap": False, "ingest_openweather": False, "lake_to_warehouse": False,
-                    "backfill_history": False}
+    assert dags == {
+        "ingest_coincap": False,
+        "ingest_openweather": False,
+        "lake_to_warehouse": False,
+        "backfill_history": False,
+    }
     wrong = requests.post(f"{api.base}/auth/token", json={"username": "admin", "password": "nope"}, timeout=10)
     assert wrong.status_code in (401, 403)
 
@@ -103,10 +122,16 @@ def test_pgadmin_logs_in_and_has_the_warehouse_registered(platform):
     login_page = session.get(f"{base}/login", timeout=10)
     token = re.search(r'"csrfToken": "([^"]+)"', login_page.text).group(1)
     form = {"csrf_token": token, "email": s.PGADMIN_EMAIL, "internal_button": "Login"}
-    refused = session.post(f"{base}/authenticate/login", data={**form, "password": "wrong"}, allow_redirects=False, timeout=10)
+    refused = session.post(
+        f"{base}/authenticate/login", data={**form, "password": "wrong"}, allow_redirects=False, timeout=10
+    )
     assert refused.headers["Location"].endswith("/login")
-    login = session.post(f"{base}/authenticate/login", data={**form, "password": s.PGADMIN_PASSWORD.get_secret_value()},
-                         allow_redirects=False, timeout=10)
+    login = session.post(
+        f"{base}/authenticate/login",
+        data={**form, "password": s.PGADMIN_PASSWORD.get_secret_value()},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert login.status_code == 302 and login.headers["Location"].endswith("/browser/")
     session.headers["X-pgA-CSRFToken"] = token
     groups = session.get(f"{base}/browser/server_group/nodes/", timeout=10).json()["data"]

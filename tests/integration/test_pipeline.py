@@ -6,32 +6,38 @@ Expected warehouse values are computed here, independently, straight from the la
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from producer import ingest
-from producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
-from spark import lake_to_warehouse
+from market_weather.job import lake_to_warehouse
+from market_weather.producer import source_to_lake
+from market_weather.producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
+from tests.integration.conftest import table_counts
 
-NOW = datetime(2026, 11, 20, 15, 37, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 15, 37, 12, tzinfo=UTC)
 
 
 def utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def clock_at(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
 
 
 def fill_lake(settings, writer, now: datetime = NOW) -> None:
     """Snapshots, three hours of m1 history, weather at several times and a day of air history."""
     coincap = SimulatedCoinCap(seed=7, clock=lambda: now)
     assets = settings.COINCAP_ASSETS
-    ingest.fetch_coincap(coincap, writer, assets, "test-run")
-    ingest.backfill_coincap(coincap, writer, assets, now - timedelta(hours=3), now, "m1", "test-run")
+    source_to_lake.fetch_coincap(coincap, writer, assets, "test-run")
+    source_to_lake.backfill_coincap(coincap, writer, assets, now - timedelta(hours=3), now, "m1", "test-run")
     for minutes_ago in (0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220):
-        weather = SimulatedOpenWeather(seed=7, clock=lambda m=minutes_ago: now - timedelta(minutes=m))
-        ingest.fetch_openweather(weather, writer, settings.OPENWEATHER_LOCATIONS, "test-run")
-    ingest.backfill_openweather(
+        weather = SimulatedOpenWeather(seed=7, clock=clock_at(now - timedelta(minutes=minutes_ago)))
+        source_to_lake.fetch_openweather(weather, writer, settings.OPENWEATHER_LOCATIONS, "test-run")
+    source_to_lake.backfill_openweather(
         SimulatedOpenWeather(seed=7), writer, settings.OPENWEATHER_LOCATIONS, now - timedelta(days=1), now, "test-run"
     )
 
@@ -66,11 +72,6 @@ def expected_ohlc(prices: dict) -> dict:
     return out
 
 
-def table_counts(pg) -> dict:
-    tables = ("assets", "asset_prices", "asset_ohlc", "locations", "weather_observations", "air_quality")
-    return {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-
-
 def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer, pg, spark):
     fill_lake(settings, writer)
 
@@ -87,7 +88,9 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
         "SELECT market_cap_usd, volume_usd_24h, change_percent_24h, vwap_24h, supply FROM asset_prices "
         "WHERE asset_id = 'bitcoin' AND market_cap_usd IS NOT NULL"
     ).fetchone()
-    assert row == tuple(Decimal(snapshot[k]) for k in ("marketCapUsd", "volumeUsd24Hr", "changePercent24Hr", "vwap24Hr", "supply"))
+    assert row == tuple(
+        Decimal(snapshot[k]) for k in ("marketCapUsd", "volumeUsd24Hr", "changePercent24Hr", "vwap24Hr", "supply")
+    )
 
     ohlc = {
         (a, i, b): (o, h, lo, c, n)
@@ -98,11 +101,14 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
     assert ohlc == expected_ohlc(prices)
 
     ethereum = pg.execute("SELECT symbol, name, rank, max_supply FROM assets WHERE asset_id = 'ethereum'").fetchone()
-    assert ethereum == ("ETH", "Ethereum", int(lake.coincap_assets.find_one({"entity_id": "ethereum"})["payload"]["rank"]), None)
+    assert ethereum == (
+        "ETH",
+        "Ethereum",
+        int(lake.coincap_assets.find_one({"entity_id": "ethereum"})["payload"]["rank"]),
+        None,
+    )
 
-    weather = {
-        (doc["entity_id"], utc(doc["observed_at"])): doc["payload"] for doc in lake.openweather_weather.find()
-    }
+    weather = {(doc["entity_id"], utc(doc["observed_at"])): doc["payload"] for doc in lake.openweather_weather.find()}
     rows = pg.execute(
         "SELECT location_id, observed_at, temp_c, humidity_pct, wind_gust_ms, rain_1h_mm, snow_1h_mm, condition "
         "FROM weather_observations"
@@ -123,7 +129,11 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
     assert len(air_rows) == len(air) >= 48
     for location_id, observed_at, aqi, pm2_5, no2 in air_rows:
         payload = air[(location_id, observed_at)]
-        assert (aqi, pm2_5, no2) == (payload["main"]["aqi"], payload["components"]["pm2_5"], payload["components"]["no2"])
+        assert (aqi, pm2_5, no2) == (
+            payload["main"]["aqi"],
+            payload["components"]["pm2_5"],
+            payload["components"]["no2"],
+        )
 
     locations = dict(pg.execute("SELECT location_id, name FROM locations").fetchall())
     assert locations == {"paris": "Paris", "tokyo": "Tokyo"}
@@ -131,9 +141,16 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
     run = pg.execute(
         "SELECT status, rows_read, rows_written, watermark_to FROM etl_runs WHERE run_id = 'cycle-1'"
     ).fetchone()
-    newest = max(utc(d["fetched_at"]) for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air") for d in lake[c].find())
+    newest = max(
+        utc(d["fetched_at"])
+        for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air")
+        for d in lake[c].find()
+    )
     assert run[0] == "success"
-    assert run[1] == sum(lake[c].count_documents({}) for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air"))
+    assert run[1] == sum(
+        lake[c].count_documents({})
+        for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air")
+    )
     assert run[2] == sum(table_counts(pg).values())
     assert run[3] == newest
 
@@ -169,18 +186,30 @@ def test_rereading_the_look_back_rewrites_nothing(settings, writer, pg, spark):
 def test_a_document_written_after_a_run_looked_is_loaded_by_the_next(settings, lake, writer, pg, spark):
     fill_lake(settings, writer)
     first = lake_to_warehouse.run(spark, settings, run_id="first")
+    assert first.watermark_to is not None
     # A fetch that began before the first run's cut-off and finished writing after it had read.
     fetched = datetime.fromisoformat(first.watermark_to) - timedelta(seconds=30)
     observed = NOW - timedelta(days=2)
-    writer.insert("coincap_history", [{
-        "source": "coincap", "endpoint": "/assets/bitcoin/history", "entity_id": "bitcoin",
-        "observed_at": observed, "fetched_at": fetched, "run_id": "slow-fetch",
-        "schema_version": 1, "payload": {"priceUsd": "12345.5", "time": int(observed.timestamp() * 1000)},
-    }])
+    writer.insert(
+        "coincap_history",
+        [
+            {
+                "source": "coincap",
+                "endpoint": "/assets/bitcoin/history",
+                "entity_id": "bitcoin",
+                "observed_at": observed,
+                "fetched_at": fetched,
+                "run_id": "slow-fetch",
+                "schema_version": 1,
+                "payload": {"priceUsd": "12345.5", "time": int(observed.timestamp() * 1000)},
+            }
+        ],
+    )
 
     second = lake_to_warehouse.run(spark, settings, run_id="second")
-    assert pg.execute("SELECT price_usd FROM asset_prices WHERE asset_id = 'bitcoin' AND observed_at = %s",
-                      [observed]).fetchone() == (Decimal("12345.5"),)
+    assert pg.execute(
+        "SELECT price_usd FROM asset_prices WHERE asset_id = 'bitcoin' AND observed_at = %s", [observed]
+    ).fetchone() == (Decimal("12345.5"),)
     assert second.watermark_to == first.watermark_to
     assert lake_to_warehouse.run(spark, settings, run_id="third").rows_read == 0, "then idle again"
 
@@ -210,11 +239,21 @@ def test_late_point_recomputes_its_ohlc_bucket(settings, lake, writer, pg, spark
     # A point that arrives late: earlier than every point of that hour, and lower than all of them.
     late_price = (low_before - 100).quantize(Decimal("0.0001"))
     late_time = hour + timedelta(minutes=5)
-    writer.insert("coincap_history", [{
-        "source": "coincap", "endpoint": "/assets/bitcoin/history", "entity_id": "bitcoin",
-        "observed_at": late_time, "fetched_at": datetime.now(timezone.utc), "run_id": "late",
-        "schema_version": 1, "payload": {"priceUsd": str(late_price), "time": int(late_time.timestamp() * 1000)},
-    }])
+    writer.insert(
+        "coincap_history",
+        [
+            {
+                "source": "coincap",
+                "endpoint": "/assets/bitcoin/history",
+                "entity_id": "bitcoin",
+                "observed_at": late_time,
+                "fetched_at": datetime.now(UTC),
+                "run_id": "late",
+                "schema_version": 1,
+                "payload": {"priceUsd": str(late_price), "time": int(late_time.timestamp() * 1000)},
+            }
+        ],
+    )
     lake_to_warehouse.run(spark, settings, run_id="second")
 
     open_after, low_after, points_after = pg.execute(
@@ -233,23 +272,46 @@ def test_late_point_recomputes_its_ohlc_bucket(settings, lake, writer, pg, spark
 def test_malformed_records_go_to_dead_letters_and_the_rest_loads(settings, lake, writer, pg, spark):
     fill_lake(settings, writer)
     # A document that passed into the lake but cannot be typed: its price is not a number.
-    writer.insert("coincap_assets", [{
-        "source": "coincap", "endpoint": "/assets", "entity_id": "ethereum",
-        "observed_at": NOW + timedelta(minutes=5), "fetched_at": datetime.now(timezone.utc), "run_id": "bad",
-        "schema_version": 1, "payload": {"id": "ethereum", "rank": "2", "symbol": "ETH", "name": "Ethereum",
-                                         "supply": "1", "priceUsd": "not-a-price"},
-    }])
+    writer.insert(
+        "coincap_assets",
+        [
+            {
+                "source": "coincap",
+                "endpoint": "/assets",
+                "entity_id": "ethereum",
+                "observed_at": NOW + timedelta(minutes=5),
+                "fetched_at": datetime.now(UTC),
+                "run_id": "bad",
+                "schema_version": 1,
+                "payload": {
+                    "id": "ethereum",
+                    "rank": "2",
+                    "symbol": "ETH",
+                    "name": "Ethereum",
+                    "supply": "1",
+                    "priceUsd": "not-a-price",
+                },
+            }
+        ],
+    )
 
     summary = lake_to_warehouse.run(spark, settings, run_id="with-bad")
 
     assert summary.status == "success" and summary.rows_rejected == 1
     letter = lake.dead_letters.find_one({"run_id": "with-bad"})
     assert "priceUsd" in letter["reason"] and letter["payload"]["priceUsd"] == "not-a-price"
-    assert pg.execute("SELECT count(*) FROM asset_prices WHERE observed_at = %s", [NOW + timedelta(minutes=5)]).fetchone()[0] == 0
+    assert (
+        pg.execute("SELECT count(*) FROM asset_prices WHERE observed_at = %s", [NOW + timedelta(minutes=5)]).fetchone()[
+            0
+        ]
+        == 0
+    )
     assert table_counts(pg)["asset_prices"] == len(expected_prices(lake, {"run_id": {"$ne": "bad"}}))
 
     # A later run re-reads the bad document within its look-back window: it is not dead-lettered twice.
-    ingest.fetch_coincap(SimulatedCoinCap(seed=7, clock=lambda: NOW + timedelta(minutes=6)), writer, ["bitcoin"], "later")
+    source_to_lake.fetch_coincap(
+        SimulatedCoinCap(seed=7, clock=lambda: NOW + timedelta(minutes=6)), writer, ["bitcoin"], "later"
+    )
     again = lake_to_warehouse.run(spark, settings, run_id="again")
     assert again.rows_read > 1 and again.rows_rejected == 1
     assert lake.dead_letters.count_documents({"lake_collection": "coincap_assets"}) == 1, "dead-lettered once"
@@ -275,45 +337,54 @@ def test_failed_load_keeps_the_watermark_and_writes_nothing(settings, lake, writ
     ).fetchone()
     assert status == "failed" and "refuse_new_rows" in message and watermark_to is None
     assert table_counts(pg) == counts, "no table took part of the failed run"
-    assert pg.execute(
-        "SELECT max(watermark_to) FROM etl_runs WHERE status = 'success'"
-    ).fetchone()[0] == watermark
-    assert pg.execute(
-        "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging'"
-    ).fetchone()[0] == 0, "staging tables are cleaned up"
+    assert pg.execute("SELECT max(watermark_to) FROM etl_runs WHERE status = 'success'").fetchone()[0] == watermark
+    assert pg.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'staging'").fetchone()[0] == 0, (
+        "staging tables are cleaned up"
+    )
 
     recovered = lake_to_warehouse.run(spark, settings, run_id="recovered")
     assert recovered.status == "success"
     assert table_counts(pg)["asset_prices"] == len(expected_prices(lake))
 
 
-
 def test_a_location_known_only_from_air_data_is_listed_as_configured(settings, writer, pg, spark):
-    ingest.backfill_openweather(SimulatedOpenWeather(seed=7), writer, settings.OPENWEATHER_LOCATIONS,
-                                NOW - timedelta(hours=6), NOW, "air-only")
+    source_to_lake.backfill_openweather(
+        SimulatedOpenWeather(seed=7), writer, settings.OPENWEATHER_LOCATIONS, NOW - timedelta(hours=6), NOW, "air-only"
+    )
     lake_to_warehouse.run(spark, settings, run_id="air-only")
     configured = sorted(settings.OPENWEATHER_LOCATIONS, key=lambda loc: loc.id)
     assert pg.execute("SELECT location_id, name, country, lat, lon FROM locations ORDER BY 1").fetchall() == [
-        (loc.id, loc.name, None, loc.lat, loc.lon) for loc in configured]
-    unmatched = pg.execute("SELECT count(*) FROM air_quality a LEFT JOIN locations l USING (location_id) "
-                           "WHERE l.location_id IS NULL").fetchone()[0]
+        (loc.id, loc.name, None, loc.lat, loc.lon) for loc in configured
+    ]
+    unmatched = pg.execute(
+        "SELECT count(*) FROM air_quality a LEFT JOIN locations l USING (location_id) WHERE l.location_id IS NULL"
+    ).fetchone()[0]
     assert unmatched == 0 and pg.execute("SELECT count(*) FROM air_quality").fetchone()[0] > 0
 
     # Weather names the location from the API afterwards, country included.
-    ingest.fetch_openweather(SimulatedOpenWeather(seed=7, clock=lambda: NOW), writer, settings.OPENWEATHER_LOCATIONS, "w")
+    source_to_lake.fetch_openweather(
+        SimulatedOpenWeather(seed=7, clock=lambda: NOW), writer, settings.OPENWEATHER_LOCATIONS, "w"
+    )
     lake_to_warehouse.run(spark, settings, run_id="with-weather")
     assert pg.execute("SELECT count(*) FROM locations WHERE country IS NOT NULL").fetchone()[0] == len(configured)
 
 
-def test_documents_of_the_wrong_shape_written_around_the_producer_do_not_stall_the_load(settings, lake, writer, pg, spark):
+def test_documents_of_the_wrong_shape_written_around_the_producer_do_not_stall_the_load(
+    settings, lake, writer, pg, spark
+):
     """Written by hand, say, a number as a string and a scalar where an object belongs: each is
     dead-lettered with a reason, the rest loads, and the watermark moves on."""
     fill_lake(settings, writer)
     weather = lake.openweather_weather.find_one({}, {"_id": 0})
     unfit = []
     for minutes, change in ((7, {"main": {**weather["payload"]["main"], "temp": "warm"}}), (8, {"wind": 4.2})):
-        doc = {**weather, "observed_at": NOW + timedelta(minutes=minutes), "fetched_at": datetime.now(timezone.utc),
-               "run_id": "by-hand", "payload": {**weather["payload"], **change}}
+        doc = {
+            **weather,
+            "observed_at": NOW + timedelta(minutes=minutes),
+            "fetched_at": datetime.now(UTC),
+            "run_id": "by-hand",
+            "payload": {**weather["payload"], **change},
+        }
         unfit.append(doc)
     writer.insert("openweather_weather", unfit)
 
@@ -321,8 +392,11 @@ def test_documents_of_the_wrong_shape_written_around_the_producer_do_not_stall_t
 
     assert summary.status == "success" and summary.rows_rejected == 2
     letters = list(lake.dead_letters.find({"run_id": "with-unfit"}))
-    assert len(letters) == 2 and all("does not have the type the job reads" in l["reason"] for l in letters)
+    assert len(letters) == 2 and all("does not have the type the job reads" in letter["reason"] for letter in letters)
     assert pg.execute("SELECT count(*) FROM weather_observations WHERE observed_at > %s", [NOW]).fetchone()[0] == 0
-    assert table_counts(pg)["weather_observations"] == lake.openweather_weather.count_documents({"run_id": {"$ne": "by-hand"}})
+    assert table_counts(pg)["weather_observations"] == lake.openweather_weather.count_documents(
+        {"run_id": {"$ne": "by-hand"}}
+    )
     newest = max(d["fetched_at"] for d in unfit)
+    assert summary.watermark_to is not None
     assert datetime.fromisoformat(summary.watermark_to) == newest.replace(microsecond=newest.microsecond // 1000 * 1000)

@@ -2,13 +2,12 @@
 
 import socket
 import subprocess
-import sys
 
 import pytest
 
-from common.settings import PROJECT_ROOT, load_settings
-from stack.services import LocalStack, StackError
-from tests.integration.conftest import free_port
+from market_weather.settings import load_settings
+from market_weather.stack.services import LocalStack, StackError, free_port
+from tests.conftest import run_module
 
 
 def test_started_services_report_healthy(stack):
@@ -33,15 +32,23 @@ def test_a_port_in_use_is_named_with_the_setting_to_change(state_dir):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        settings = load_settings(LOCAL_STATE_DIR=state_dir, POSTGRES_PORT=port, POSTGRES_PASSWORD="x",
-                                 MONGO_URI=f"mongodb://127.0.0.1:{free_port()}")
+        settings = load_settings(
+            LOCAL_STATE_DIR=state_dir,
+            POSTGRES_PORT=port,
+            POSTGRES_PASSWORD="x",
+            MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
+        )
         with pytest.raises(StackError, match=f"port {port} .* POSTGRES_PORT in .env"):
             LocalStack(settings).start()
 
 
 def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
-    settings = load_settings(LOCAL_STATE_DIR=state_dir, POSTGRES_PORT=free_port(), POSTGRES_PASSWORD="pw2",
-                             MONGO_URI=f"mongodb://127.0.0.1:{free_port()}")
+    settings = load_settings(
+        LOCAL_STATE_DIR=state_dir,
+        POSTGRES_PORT=free_port(),
+        POSTGRES_PASSWORD="pw2",
+        MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
+    )
     local = LocalStack(settings)
     local.start()
     try:
@@ -61,15 +68,13 @@ def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
 
 def test_cli_status_exits_non_zero_when_nothing_runs(tmp_path):
     env = {"LOCAL_STATE_DIR": str(tmp_path), "POSTGRES_PASSWORD": "x", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "stack", "status"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True)
+    result = run_module(env, "market_weather.stack", "status")
     assert result.returncode == 1
     assert "DOWN postgres" in result.stdout and "DOWN lake" in result.stdout
 
 
 def test_cli_reports_a_malformed_setting_by_name(tmp_path):
     env = {"POSTGRES_PORT": "not-a-port", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "stack", "status"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True)
+    result = run_module(env, "market_weather.stack", "status")
     assert result.returncode == 2
     assert "POSTGRES_PORT" in result.stderr and "Traceback" not in result.stderr

@@ -10,14 +10,16 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from common.settings import PROJECT_ROOT, Settings
+from market_weather.orchestration.connections import airflow_connections
+from market_weather.settings import PROJECT_ROOT, Settings, load_settings
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text()
 ENV = dotenv_values(PROJECT_ROOT / ".env")
 DOCKERFILE = (PROJECT_ROOT / "Dockerfile").read_text()
 CONSTRAINTS = dict(
-    line.split("==", 1) for line in (PROJECT_ROOT / "constraints.txt").read_text().splitlines()
+    line.split("==", 1)
+    for line in (PROJECT_ROOT / "constraints.txt").read_text().splitlines()
     if "==" in line and not line.startswith("#")
 )
 SERVICES = COMPOSE["services"]
@@ -25,7 +27,7 @@ ONE_SHOT = {"airflow-init"}
 
 
 def interpolate(text: str) -> str:
-    return re.sub(r"\$\{(\w+)\}", lambda m: ENV[m.group(1)], text)
+    return re.sub(r"\$\{(\w+)\}", lambda m: ENV[m.group(1)] or "", text)
 
 
 def test_every_variable_the_compose_file_uses_is_defined_in_env():
@@ -81,12 +83,16 @@ def published_ports() -> dict[str, int]:
 
 def test_ports_match_the_readme_table():
     readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme[readme.index("## Docker"):]
+    section = readme[readme.index("## Docker") :]
     table = dict(re.findall(r"^\| `([\w-]+)` \| (\d+) \|", section, re.M))
     assert {name: int(port) for name, port in table.items()} == published_ports()
     assert published_ports() == {
-        "mongo": 27017, "mongo-express": 8082, "postgres": 5432, "pgadmin": 5050,
-        "spark-master": 8080, "airflow-apiserver": 8081,
+        "mongo": 27017,
+        "mongo-express": 8082,
+        "postgres": 5432,
+        "pgadmin": 5050,
+        "spark-master": 8080,
+        "airflow-apiserver": 8081,
     }
 
 
@@ -114,7 +120,7 @@ def test_the_warehouse_is_initialised_from_the_local_modes_sql_files():
     assert "./postgres/init:/platform/warehouse-init:ro" in volumes
     script = (PROJECT_ROOT / "docker/postgres/initdb.sh").read_text()
     assert "/platform/warehouse-init/*.sql" in script
-    local = (PROJECT_ROOT / "stack/services.py").read_text()
+    local = (PROJECT_ROOT / "market_weather/stack/services.py").read_text()
     assert 'SQL_DIR = PROJECT_ROOT / "postgres" / "init"' in local and 'SQL_DIR.glob("*.sql")' in local
     assert any(Path(PROJECT_ROOT / "postgres/init").glob("*.sql"))
 
@@ -123,7 +129,13 @@ def test_dags_folder_is_the_one_mounted():
     airflow = COMPOSE["x-airflow"]
     assert "./dags:/opt/platform/dags:ro" in airflow["volumes"]
     assert airflow["environment"]["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/platform/dags"
-    for name in ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
+    for name in (
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    ):
         assert SERVICES[name]["environment"]["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/platform/dags"
 
 
@@ -136,12 +148,27 @@ def test_every_airflow_component_shares_one_jwt_secret_and_fernet_key():
             assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor", name
 
 
+def test_airflow_connections_are_the_ones_the_platform_builds_from_the_compose_settings():
+    environment = {name: interpolate(str(value)) for name, value in COMPOSE["x-airflow"]["environment"].items()}
+    platform = {name: value for name, value in {**ENV, **environment}.items() if name in Settings.model_fields}
+    built = airflow_connections(load_settings(**platform))
+    assert {name: environment.get(name) for name in built} == built
+
+
 def test_settings_names_are_the_ones_the_settings_module_reads():
     fields = set(Settings.model_fields)
     platform_env = {k for k in COMPOSE["x-airflow"]["environment"] if not k.startswith(("AIRFLOW", "PYSPARK"))}
     assert platform_env <= fields, platform_env - fields
-    compose_only = {"MONGO_ROOT_USER", "MONGO_ROOT_PASSWORD", "AIRFLOW_DB_USER", "AIRFLOW_DB_PASSWORD",
-                    "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "SPARK_MASTER_UI_PORT", "MONGO_PORT"}
+    compose_only = {
+        "MONGO_ROOT_USER",
+        "MONGO_ROOT_PASSWORD",
+        "AIRFLOW_DB_USER",
+        "AIRFLOW_DB_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_JWT_SECRET",
+        "SPARK_MASTER_UI_PORT",
+        "MONGO_PORT",
+    }
     assert set(ENV) - fields == compose_only
 
 
@@ -166,7 +193,7 @@ def test_the_airflow_auth_volume_is_writable_by_the_airflow_user():
     folder = mount.split(":")[1]
     passwords = COMPOSE["x-airflow"]["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
     assert Path(passwords).parent == Path(folder)
-    after_user = DOCKERFILE[DOCKERFILE.rindex("USER airflow"):]
+    after_user = DOCKERFILE[DOCKERFILE.rindex("USER airflow") :]
     assert f"RUN mkdir -p {folder}" in after_user
 
 

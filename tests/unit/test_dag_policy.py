@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 import pytest
 
-from common.settings import PROJECT_ROOT
+from market_weather import settings
+from market_weather.settings import PROJECT_ROOT
+from tests.unit.test_settings import without_warehouse_password
 
 EXPECTED_SCHEDULES = {
     "ingest_coincap": "* * * * *",
@@ -14,15 +17,21 @@ EXPECTED_SCHEDULES = {
 }
 
 
-@pytest.fixture(scope="module")
-def dagbag(tmp_path_factory):
-    """Parse dags/ the way the dag-processor does, with every database client made to explode."""
+@pytest.fixture(scope="module", params=["with .env", "without the warehouse password"])
+def dagbag(request, tmp_path_factory):
+    """Parse dags/ the way the dag-processor does, with every database client made to explode; and
+    again with POSTGRES_PASSWORD set nowhere, which only the warehouse's settings need."""
     import socket
 
     import psycopg
 
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
+    if request.param == "without the warehouse password":
+        without_warehouse_password(monkeypatch, tmp_path_factory.mktemp("env"))
+        # Modules imported earlier hold the settings they read then: import them afresh.
+        for name in [n for n in sys.modules if n.startswith("market_weather.orchestration")]:
+            monkeypatch.delitem(sys.modules, name)
 
     def refuse(*args, **kwargs):
         raise AssertionError("a DAG file touched a database at import time")
@@ -37,6 +46,7 @@ def dagbag(tmp_path_factory):
 
     bag = DagBag(str(PROJECT_ROOT / "dags"))
     monkeypatch.undo()
+    settings._load_once.cache_clear()
     return bag
 
 
@@ -77,7 +87,7 @@ def test_the_warehouse_load_is_scheduled_on_the_ingest_assets(dagbag):
     assert consumed == produced
     submit = load.get_task("load_warehouse")
     assert type(submit).__name__ == "SparkSubmitOperator" and submit._conn_id == "spark_default"
-    assert submit.application.endswith("spark/lake_to_warehouse.py")
+    assert submit.application.endswith("market_weather/job/lake_to_warehouse.py")
 
 
 def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):

@@ -2,7 +2,7 @@
 
 import stat
 
-from common.files import write_private
+from market_weather.files import write_private
 
 
 def test_a_new_secret_file_is_owner_only(tmp_path):

@@ -4,34 +4,36 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from itertools import pairwise
 
 import pytest
 from werkzeug import Response
 
-from common.settings import Location
-from producer import ingest
-from producer.coincap import CoinCapClient
-from producer.http import ApiError, parse_retry_after
-from producer.openweather import OpenWeatherClient
+from market_weather.lake import LakeWriter, WriteCounts
+from market_weather.producer import source_to_lake
+from market_weather.producer.coincap import CoinCapClient
+from market_weather.producer.http import ApiError, parse_retry_after
+from market_weather.producer.openweather import OpenWeatherClient
+from market_weather.settings import Location
 from tests.conftest import load_fixture
 
 KEY = "sk-test-4f1c9a2b7e"
 PARIS = Location("paris", "Paris", 48.8566, 2.3522)
 
 
-class MemoryWriter:
+class MemoryWriter(LakeWriter):
     """Stands in for the lake writer where a test looks only at what the client returned."""
 
     def __init__(self):
         self.batches = []
 
     def write(self, batch):
-        from producer.lake import WriteCounts
-
         self.batches.append(batch)
-        return WriteCounts(len(batch.documents) + len(batch.dead_letters), len(batch.documents), 0, len(batch.dead_letters))
+        return WriteCounts(
+            len(batch.documents) + len(batch.dead_letters), len(batch.documents), 0, len(batch.dead_letters)
+        )
 
 
 @pytest.fixture
@@ -73,10 +75,12 @@ def test_history_asks_for_the_interval_and_range(httpserver, coincap):
 
 def test_openweather_endpoints_send_metric_units_and_appid(httpserver, openweather):
     common = {"lat": "48.8566", "lon": "2.3522", "appid": KEY}
-    httpserver.expect_oneshot_request("/data/2.5/weather", query_string={**common, "units": "metric"}).respond_with_json(
-        load_fixture("openweather_current.json"))
+    httpserver.expect_oneshot_request(
+        "/data/2.5/weather", query_string={**common, "units": "metric"}
+    ).respond_with_json(load_fixture("openweather_current.json"))
     httpserver.expect_oneshot_request("/data/2.5/air_pollution", query_string=common).respond_with_json(
-        load_fixture("openweather_air_pollution.json"))
+        load_fixture("openweather_air_pollution.json")
+    )
     httpserver.expect_oneshot_request(
         "/data/2.5/air_pollution/history", query_string={**common, "start": "1606435200", "end": "1606521600"}
     ).respond_with_json(load_fixture("openweather_air_pollution_history.json"))
@@ -88,7 +92,8 @@ def test_openweather_endpoints_send_metric_units_and_appid(httpserver, openweath
 
 def test_429_is_retried_after_the_seconds_retry_after_asks(httpserver, coincap, waits):
     httpserver.expect_ordered_request("/v3/assets").respond_with_response(
-        Response("slow down", status=429, headers={"Retry-After": "7"}))
+        Response("slow down", status=429, headers={"Retry-After": "7"})
+    )
     httpserver.expect_ordered_request("/v3/assets").respond_with_json(load_fixture("coincap_v3_assets.json"))
     assert len(coincap.assets(["bitcoin"])["data"]) == 2
     assert waits == [7.0] and coincap.calls == 2
@@ -96,16 +101,18 @@ def test_429_is_retried_after_the_seconds_retry_after_asks(httpserver, coincap, 
 
 def test_a_retry_after_beyond_the_time_budget_fails_at_once_instead_of_hanging(httpserver, coincap, waits):
     httpserver.expect_request("/v3/assets").respond_with_response(
-        Response("come back in an hour", status=429, headers={"Retry-After": "3600"}))
+        Response("come back in an hour", status=429, headers={"Retry-After": "3600"})
+    )
     with pytest.raises(ApiError, match=r"coincap /assets: gave up .*HTTP 429"):
         coincap.assets(["bitcoin"])
     assert waits == [] and coincap.calls == 1
 
 
 def test_retry_after_as_an_http_date_is_honoured(httpserver, openweather, waits):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     httpserver.expect_ordered_request("/data/2.5/weather").respond_with_response(
-        Response("", status=503, headers={"Retry-After": when}))
+        Response("", status=503, headers={"Retry-After": when})
+    )
     httpserver.expect_ordered_request("/data/2.5/weather").respond_with_json(load_fixture("openweather_current.json"))
     openweather.current_weather(PARIS)
     assert len(waits) == 1 and 25 < waits[0] <= 30
@@ -127,9 +134,15 @@ def test_connection_errors_are_retried_then_reported_without_the_url_query(waits
     assert KEY not in str(info.value) and len(waits) == 2
 
 
-@pytest.mark.parametrize("status, words", [
-    (401, "invalid or not yet active"), (403, "credits are exhausted"), (404, "not found"), (400, "malformed"),
-])
+@pytest.mark.parametrize(
+    "status, words",
+    [
+        (401, "invalid or not yet active"),
+        (403, "credits are exhausted"),
+        (404, "not found"),
+        (400, "malformed"),
+    ],
+)
 def test_client_errors_fail_fast_with_a_hint(httpserver, coincap, status, words):
     httpserver.expect_request("/v3/assets").respond_with_json({"error": f"echo {KEY}"}, status=status)
     with pytest.raises(ApiError, match=f"HTTP {status}: .*{words}") as info:
@@ -141,7 +154,7 @@ def test_client_errors_fail_fast_with_a_hint(httpserver, coincap, status, words)
 def test_a_body_that_is_not_json_is_dead_lettered_whole(httpserver, coincap):
     httpserver.expect_request("/v3/assets").respond_with_data("<html>maintenance</html>", content_type="text/html")
     writer = MemoryWriter()
-    counts = ingest.fetch_coincap(coincap, writer, ["bitcoin"], "run")
+    counts = source_to_lake.fetch_coincap(coincap, writer, ["bitcoin"], "run")
     assert counts.dead_lettered == 1 and counts.inserted == 0
     letter = writer.batches[0].dead_letters[0]
     assert letter["payload"] == "<html>maintenance</html>" and "not JSON" in letter["reason"]
@@ -153,7 +166,7 @@ def test_invalid_records_are_dead_lettered_and_the_valid_ones_kept(httpserver, c
     body["data"][1]["tokens"] = {"ethereum": ["0xabc"]}  # unknown extra fields are kept as received
     httpserver.expect_request("/v3/assets").respond_with_json(body)
     writer = MemoryWriter()
-    counts = ingest.fetch_coincap(coincap, writer, ["bitcoin", "ethereum"], "run")
+    counts = source_to_lake.fetch_coincap(coincap, writer, ["bitcoin", "ethereum"], "run")
     assert (counts.inserted, counts.dead_lettered) == (1, 1)
     assert writer.batches[0].documents[0]["payload"]["tokens"] == {"ethereum": ["0xabc"]}
 
@@ -163,9 +176,11 @@ def test_air_pollution_in_the_documented_shape_is_accepted(httpserver, openweath
     documented["coord"] = [2.3522, 48.8566]
     documented["list"][0]["main"]["aqi"] = 2.0
     httpserver.expect_request("/data/2.5/air_pollution").respond_with_json(documented)
-    httpserver.expect_request("/data/2.5/weather").respond_with_json({**load_fixture("openweather_current.json"), "cod": "200"})
+    httpserver.expect_request("/data/2.5/weather").respond_with_json(
+        {**load_fixture("openweather_current.json"), "cod": "200"}
+    )
     writer = MemoryWriter()
-    counts = ingest.fetch_openweather(openweather, writer, [PARIS], "run")
+    counts = source_to_lake.fetch_openweather(openweather, writer, [PARIS], "run")
     assert (counts.inserted, counts.dead_lettered) == (2, 0)
 
 
@@ -175,19 +190,21 @@ def test_history_backfill_is_split_into_windows_with_no_gap_or_overlap(httpserve
     def handler(request):
         start, end = int(request.args["start"]), int(request.args["end"])
         asked.append((start, end))
-        points = [{"priceUsd": "1.5", "time": t, "circulatingSupply": "1", "date": ""}
-                  for t in range(-(-start // 60_000) * 60_000, end, 60_000)]
+        points = [
+            {"priceUsd": "1.5", "time": t, "circulatingSupply": "1", "date": ""}
+            for t in range(-(-start // 60_000) * 60_000, end, 60_000)
+        ]
         return Response(json.dumps({"data": points, "timestamp": end}), content_type="application/json")
 
     httpserver.expect_request("/v3/assets/bitcoin/history").respond_with_handler(handler)
-    start = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
     end = start + timedelta(days=2, hours=5)
     writer = MemoryWriter()
-    counts = ingest.backfill_coincap(coincap, writer, ["bitcoin"], start, end, "m1", "run")
+    counts = source_to_lake.backfill_coincap(coincap, writer, ["bitcoin"], start, end, "m1", "run")
 
     assert len(asked) == 3
     assert asked[0][0] == int(start.timestamp() * 1000) and asked[-1][1] == int(end.timestamp() * 1000)
-    assert all(a[1] == b[0] for a, b in zip(asked, asked[1:]))
+    assert all(a[1] == b[0] for a, b in pairwise(asked))
     assert all(hi - lo <= 86_400_000 for lo, hi in asked)
     times = [d["payload"]["time"] for b in writer.batches for d in b.documents]
     assert len(times) == len(set(times)) == counts.inserted == (2 * 24 + 5) * 60
@@ -207,8 +224,19 @@ def test_the_key_appears_in_no_log_record(httpserver, openweather, coincap, capl
     assert KEY not in logged
 
 
+def test_a_client_closes_its_session_when_its_block_ends(httpserver, monkeypatch):
+    httpserver.expect_request("/v3/assets").respond_with_json(load_fixture("coincap_v3_assets.json"))
+    closed = []
+    with CoinCapClient(httpserver.url_for("/v3"), KEY) as client:
+        monkeypatch.setattr(client.session, "close", lambda: closed.append(True))
+        client.assets(["bitcoin"])
+        assert closed == []
+    assert closed == [True]
+    assert client._redactor not in logging.getLogger("urllib3.connectionpool").filters
+
+
 def test_retry_after_parsing():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after("12", now) == 12
     assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now) == 60
     assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now) == 0

@@ -1,14 +1,59 @@
-import pytest
+from pathlib import Path
 
-from common.settings import Location, SettingsError, load_settings
+import pytest
+from dotenv import dotenv_values
+
+from market_weather import settings as settings_module
+from market_weather.settings import (
+    PROJECT_ROOT,
+    ApiSettings,
+    LakeSettings,
+    Location,
+    ProducerSettings,
+    ScheduleSettings,
+    Settings,
+    SettingsError,
+    SettingsGroup,
+    SparkSettings,
+    UiSettings,
+    WarehouseSettings,
+    get_settings,
+    load_settings,
+)
 
 BASE = {"POSTGRES_PASSWORD": "pw", "_env_file": None}
+GROUPS = (LakeSettings, WarehouseSettings, ApiSettings, ProducerSettings, ScheduleSettings, SparkSettings, UiSettings)
+
+
+def without_warehouse_password(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Every settings group reads a copy of the repository's .env without POSTGRES_PASSWORD, and the
+    environment has none either; groups read before are read again."""
+    env_file = folder / ".env"
+    lines = (PROJECT_ROOT / ".env").read_text().splitlines(keepends=True)
+    env_file.write_text("".join(line for line in lines if not line.startswith("POSTGRES_PASSWORD")))
+    monkeypatch.delenv("POSTGRES_PASSWORD", raising=False)
+    groups, seen = [SettingsGroup], set()
+    while groups:
+        group = groups.pop()
+        if group not in seen:
+            seen.add(group)
+            monkeypatch.setitem(group.model_config, "env_file", env_file)
+            groups += group.__subclasses__()
+    settings_module._load_once.cache_clear()
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch):
-    for name in ("POSTGRES_PORT", "COINCAP_ASSETS", "OPENWEATHER_LOCATIONS", "PRODUCER_SOURCE", "COINCAP_API_KEY",
-                 "OPENWEATHER_API_KEY", "MONGO_URI", "POSTGRES_PASSWORD"):
+    for name in (
+        "POSTGRES_PORT",
+        "COINCAP_ASSETS",
+        "OPENWEATHER_LOCATIONS",
+        "PRODUCER_SOURCE",
+        "COINCAP_API_KEY",
+        "OPENWEATHER_API_KEY",
+        "MONGO_URI",
+        "POSTGRES_PASSWORD",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -25,7 +70,10 @@ def test_lists_are_parsed_from_their_text_forms(monkeypatch):
     monkeypatch.setenv("OPENWEATHER_LOCATIONS", "paris:Paris:48.85:2.35; new-york:New York:40.71:-74.0")
     s = load_settings(**BASE)
     assert s.COINCAP_ASSETS == ["bitcoin", "binance-coin"]
-    assert s.OPENWEATHER_LOCATIONS == [Location("paris", "Paris", 48.85, 2.35), Location("new-york", "New York", 40.71, -74.0)]
+    assert s.OPENWEATHER_LOCATIONS == [
+        Location("paris", "Paris", 48.85, 2.35),
+        Location("new-york", "New York", 40.71, -74.0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -74,9 +122,76 @@ def test_keys_and_password_do_not_show_in_the_settings_repr(monkeypatch):
 
 def test_settings_survive_a_round_trip_through_the_environment(monkeypatch):
     original = load_settings(
-        POSTGRES_PASSWORD="p%w\"d", COINCAP_ASSETS="bitcoin,binance-coin", COINCAP_API_KEY="k",
-        OPENWEATHER_LOCATIONS="paris:Paris:48.85:2.35;ny:New York:40.71:-74.0", _env_file=None,
+        POSTGRES_PASSWORD='p%w"d',
+        COINCAP_ASSETS="bitcoin,binance-coin",
+        COINCAP_API_KEY="k",
+        OPENWEATHER_LOCATIONS="paris:Paris:48.85:2.35;ny:New York:40.71:-74.0",
+        _env_file=None,
     )
     for name, value in original.as_environment().items():
         monkeypatch.setenv(name, value)
     assert load_settings(_env_file=None) == original
+
+
+def test_every_group_is_part_of_the_full_settings():
+    assert all(issubclass(Settings, group) for group in GROUPS)
+    assert set(Settings.model_fields) == {name for group in GROUPS for name in group.model_fields}
+    assert [g for g in GROUPS if "POSTGRES_PASSWORD" in g.model_fields] == [WarehouseSettings]
+
+
+def test_the_producer_starts_without_the_warehouse_password(monkeypatch, tmp_path):
+    """What `producer fetch coincap` reads: the lake and the APIs, whatever the warehouse's settings."""
+    without_warehouse_password(monkeypatch, tmp_path)
+    try:
+        producer = get_settings(ProducerSettings)
+        assert isinstance(producer, ProducerSettings) and get_settings(ProducerSettings) is producer
+        assert producer.COINCAP_ASSETS == dotenv_values(tmp_path / ".env")["COINCAP_ASSETS"].split(","), "read .env"
+        assert not hasattr(producer, "POSTGRES_PASSWORD")
+        with pytest.raises(SettingsError, match=r"^invalid settings: POSTGRES_PASSWORD: is required"):
+            get_settings()
+    finally:
+        settings_module._load_once.cache_clear()
+
+
+def test_a_group_names_its_bad_setting_in_one_line(monkeypatch):
+    monkeypatch.setenv("MONGO_URI", "localhost:27017")
+    with pytest.raises(SettingsError, match="^invalid settings: MONGO_URI: must start with mongodb://") as info:
+        load_settings(ProducerSettings, _env_file=None)
+    assert "\n" not in str(info.value)
+
+
+def test_the_full_settings_are_every_group_at_once(monkeypatch):
+    monkeypatch.setenv("MONGO_URI", "mongodb://lake:27018")
+    monkeypatch.setenv("POSTGRES_PASSWORD", "pw")
+    full = load_settings(_env_file=None)
+    for group in GROUPS:
+        part = load_settings(group, _env_file=None)
+        assert {name: getattr(full, name) for name in group.model_fields} == dict(part)
+
+
+def test_airflow_connections_carry_the_settings(monkeypatch):
+    """What Airflow code reaches the lake and the warehouse through, parsed back the way Airflow does."""
+    from airflow.sdk import Connection
+
+    from market_weather.orchestration.connections import airflow_connections
+
+    password = 'p@ss:/w%rd"'
+    s = load_settings(
+        MONGO_URI="mongodb://r%40ot:l%2Fk@mongo:27017/?authSource=admin",
+        MONGO_DB="lake",
+        POSTGRES_HOST="db",
+        POSTGRES_USER="warehouse",
+        POSTGRES_PASSWORD=password,
+        SPARK_MASTER="spark://master:7077",
+        _env_file=None,
+    )
+    env = airflow_connections(s)
+    assert set(env) == {"AIRFLOW_CONN_SPARK_DEFAULT", "AIRFLOW_CONN_LAKE_MONGO", "AIRFLOW_CONN_WAREHOUSE_POSTGRES"}
+    spark = Connection.from_json(env["AIRFLOW_CONN_SPARK_DEFAULT"], conn_id="spark_default")
+    assert (spark.conn_type, spark.host) == ("spark", "spark://master:7077")
+    lake = Connection.from_uri(env["AIRFLOW_CONN_LAKE_MONGO"], conn_id="lake_mongo")
+    assert (lake.conn_type, lake.host, lake.port, lake.login, lake.password) == ("mongo", "mongo", 27017, "r@ot", "l/k")
+    assert lake.schema == "lake" and lake.extra_dejson == {"authSource": "admin"}
+    warehouse = Connection.from_uri(env["AIRFLOW_CONN_WAREHOUSE_POSTGRES"], conn_id="warehouse_postgres")
+    assert (warehouse.conn_type, warehouse.host, warehouse.port) == ("postgres", "db", 5432)
+    assert (warehouse.login, warehouse.password, warehouse.schema) == ("warehouse", password, "warehouse")

@@ -1,14 +1,16 @@
 """The simulated sources answer like the real APIs (shapes of the recorded samples) and replay exactly."""
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
-from common.settings import Location
-from producer import records
-from producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
+from market_weather.producer import records
+from market_weather.producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
+from market_weather.settings import Location
 from tests.conftest import load_fixture
 
-NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
 PARIS = Location("paris", "Paris", 48.8566, 2.3522)
 ENVELOPE = records.Envelope("test", "/x", NOW, "run")
 
@@ -42,7 +44,7 @@ def test_history_has_the_real_shape_one_point_per_interval():
     assert _type_shape(body["data"][0]) == _type_shape(sample["data"][0])
     times = [p["time"] for p in body["data"]]
     assert len(times) == 12 and all(t % 300_000 == 0 for t in times)
-    assert all(b - a == 300_000 for a, b in zip(times, times[1:]))
+    assert all(b - a == 300_000 for a, b in pairwise(times))
     assert body["data"][0]["date"].endswith(".000Z")
 
 
@@ -53,7 +55,9 @@ def test_same_seed_replays_and_another_seed_differs():
     other = SimulatedCoinCap(seed=6).history("solana", "m1", start, start + 600_000)
     assert one["data"] == two["data"]
     assert [p["priceUsd"] for p in one["data"]] != [p["priceUsd"] for p in other["data"]]
-    assert SimulatedOpenWeather(3, lambda: NOW).current_weather(PARIS) == SimulatedOpenWeather(3, lambda: NOW).current_weather(PARIS)
+    assert SimulatedOpenWeather(3, lambda: NOW).current_weather(PARIS) == SimulatedOpenWeather(
+        3, lambda: NOW
+    ).current_weather(PARIS)
 
 
 def test_snapshot_and_history_agree_on_the_price_of_a_minute():
@@ -66,26 +70,33 @@ def test_snapshot_and_history_agree_on_the_price_of_a_minute():
 
 
 def test_prices_walk_without_jumps_and_stablecoins_stay_near_a_dollar():
-    start = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    start = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1000)
     source = SimulatedCoinCap(seed=2)
     day = [Decimal(p["priceUsd"]) for p in source.history("bitcoin", "m1", start, start + 2 * 86_400_000)["data"]]
     assert len(day) == 2880
-    steps = [abs(b / a - 1) for a, b in zip(day, day[1:])]
+    steps = [abs(b / a - 1) for a, b in pairwise(day)]
     assert max(steps) < Decimal("0.01"), "minute-to-minute moves stay small, across midnight too"
     assert len(set(day)) > 2000
     tether = source.history("tether", "h1", start, start + 30 * 86_400_000)["data"]
     assert all(Decimal("0.95") < Decimal(p["priceUsd"]) < Decimal("1.05") for p in tether)
 
 
+def clock_at(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
 def test_weather_has_the_real_shape_and_optional_fields_come_and_go():
     sample = load_fixture("openweather_current.json")
     bodies = [
-        SimulatedOpenWeather(seed=4, clock=lambda i=i: NOW + timedelta(minutes=10 * i)).current_weather(PARIS)
+        SimulatedOpenWeather(seed=4, clock=clock_at(NOW + timedelta(minutes=10 * i))).current_weather(PARIS)
         for i in range(300)
     ]
     required = set(sample) - {"rain", "snow"}
     assert all(required <= set(b) for b in bodies)
-    assert all(isinstance(b["dt"], int) and b["dt"] <= int((NOW + timedelta(minutes=10 * i)).timestamp()) for i, b in enumerate(bodies))
+    assert all(
+        isinstance(b["dt"], int) and b["dt"] <= int((NOW + timedelta(minutes=10 * i)).timestamp())
+        for i, b in enumerate(bodies)
+    )
     assert any("gust" in b["wind"] for b in bodies) and any("gust" not in b["wind"] for b in bodies)
     assert any("rain" in b for b in bodies) and any("rain" not in b for b in bodies)
     temps = [b["main"]["temp"] for b in bodies]

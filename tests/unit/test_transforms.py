@@ -6,13 +6,18 @@ from decimal import Decimal
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from spark import schemas
-from spark import transforms as T
+from market_weather.contract import LOADED_TABLES
+from market_weather.job import schemas, transforms
 
 T0 = datetime(2026, 5, 1, 12, 0, 0)
 T1 = datetime(2026, 5, 1, 12, 1, 0)
 F0 = datetime(2026, 5, 1, 12, 5, 0)
 F1 = datetime(2026, 5, 1, 12, 6, 0)
+PRICES_SCHEMA = (
+    "asset_id string, observed_at timestamp, price_usd decimal(38,18), market_cap_usd decimal(38,18), "
+    "volume_usd_24h decimal(38,18), change_percent_24h decimal(38,18), vwap_24h decimal(38,18), "
+    "supply decimal(38,18)"
+)
 
 
 def raw(spark, schema, rows):
@@ -21,92 +26,221 @@ def raw(spark, schema, rows):
 
 
 def asset_doc(_id, entity, observed, fetched, **payload):
-    base = {"id": entity, "rank": "1", "symbol": "BTC", "name": "Bitcoin", "supply": "19800000.0000000000000000",
-            "maxSupply": None, "marketCapUsd": "1.5", "volumeUsd24Hr": "2.5", "priceUsd": "100.10",
-            "changePercent24Hr": "-1.25", "vwap24Hr": None, "explorer": ""}
+    base = {
+        "id": entity,
+        "rank": "1",
+        "symbol": "BTC",
+        "name": "Bitcoin",
+        "supply": "19800000.0000000000000000",
+        "maxSupply": None,
+        "marketCapUsd": "1.5",
+        "volumeUsd24Hr": "2.5",
+        "priceUsd": "100.10",
+        "changePercent24Hr": "-1.25",
+        "vwap24Hr": None,
+        "explorer": "",
+    }
     base.update(payload)
     return (_id, "coincap", "/assets", entity, observed, fetched, "r", 1, base)
 
 
 def history_doc(_id, entity, observed, fetched, price):
-    return (_id, "coincap", "/h", entity, observed, fetched, "r", 1, {"priceUsd": price, "time": None,
-                                                                        "circulatingSupply": "5", "date": None})
+    return (
+        _id,
+        "coincap",
+        "/h",
+        entity,
+        observed,
+        fetched,
+        "r",
+        1,
+        {"priceUsd": price, "time": None, "circulatingSupply": "5", "date": None},
+    )
 
 
 def test_asset_rows_are_typed_exactly_and_bad_decimals_get_a_reason(spark):
-    df = raw(spark, schemas.COINCAP_ASSETS, [
-        asset_doc("a", "bitcoin", T0, F0),
-        asset_doc("b", "bitcoin", T1, F0, priceUsd="1e", maxSupply="x"),
-    ])
-    rows = {r["_id"]: r for r in T.coincap_asset_rows(df).collect()}
+    df = raw(
+        spark,
+        schemas.COINCAP_ASSETS,
+        [
+            asset_doc("a", "bitcoin", T0, F0),
+            asset_doc("b", "bitcoin", T1, F0, priceUsd="1e", maxSupply="x"),
+        ],
+    )
+    rows = {r["_id"]: r for r in transforms.coincap_asset_rows(df).collect()}
     good, bad = rows["a"], rows["b"]
-    assert (good.price_usd, good.change_percent_24h, good.rank, good.explorer) == (Decimal("100.10"), Decimal("-1.25"), 1, None)
+    assert (good.price_usd, good.change_percent_24h, good.rank, good.explorer) == (
+        Decimal("100.10"),
+        Decimal("-1.25"),
+        1,
+        None,
+    )
     assert good.reason is None
     assert bad.reason == "priceUsd: missing or not a decimal; maxSupply: not a decimal"
 
 
+# The asset_prices row of `asset_doc("a", "bitcoin", T0, F0)`.
+SNAPSHOT_PRICE_ROW = (
+    "bitcoin",
+    T0,
+    Decimal("100.10"),
+    Decimal("1.5"),
+    Decimal("2.5"),
+    Decimal("-1.25"),
+    None,
+    Decimal("19800000"),
+)
+
+
 def test_asset_prices_keep_one_row_per_instant_and_a_snapshot_wins(spark):
-    snapshots = T.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [asset_doc("a", "bitcoin", T0, F0)]))
-    history = T.coincap_history_rows(raw(spark, schemas.COINCAP_HISTORY, [
-        history_doc("h1", "bitcoin", T0, F1, "99"),
-        history_doc("h2", "bitcoin", T1, F0, "101"),
-        history_doc("h3", "bitcoin", T1, F1, "102"),
-    ]))
-    expected = spark.createDataFrame(
-        [("bitcoin", T0, Decimal("100.10"), Decimal("1.5"), Decimal("2.5"), Decimal("-1.25"), None, Decimal("19800000")),
-         ("bitcoin", T1, Decimal("102"), None, None, None, None, None)],  # history fills only price_usd
-        "asset_id string, observed_at timestamp, price_usd decimal(38,18), market_cap_usd decimal(38,18), "
-        "volume_usd_24h decimal(38,18), change_percent_24h decimal(38,18), vwap_24h decimal(38,18), supply decimal(38,18)",
+    snapshots = transforms.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [asset_doc("a", "bitcoin", T0, F0)]))
+    history = transforms.coincap_history_rows(
+        raw(
+            spark,
+            schemas.COINCAP_HISTORY,
+            [
+                history_doc("h1", "bitcoin", T0, F1, "99"),
+                history_doc("h2", "bitcoin", T1, F0, "101"),
+                history_doc("h3", "bitcoin", T1, F1, "102"),
+            ],
+        )
     )
-    assertDataFrameEqual(T.asset_prices(T.valid(snapshots), T.valid(history)), expected)
+    expected = spark.createDataFrame(
+        [
+            SNAPSHOT_PRICE_ROW,
+            ("bitcoin", T1, Decimal("102"), None, None, None, None, None),
+        ],  # history fills only price_usd
+        PRICES_SCHEMA,
+    )
+    assertDataFrameEqual(transforms.asset_prices(transforms.valid(snapshots), transforms.valid(history)), expected)
 
 
 def test_assets_are_taken_from_the_newest_snapshot(spark):
-    snapshots = T.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [
-        asset_doc("a", "bitcoin", T1, F0, rank="2"),
-        asset_doc("b", "bitcoin", T0, F1, rank="1"),
-    ]))
-    result = T.assets(T.valid(snapshots)).collect()
+    snapshots = transforms.coincap_asset_rows(
+        raw(
+            spark,
+            schemas.COINCAP_ASSETS,
+            [
+                asset_doc("a", "bitcoin", T1, F0, rank="2"),
+                asset_doc("b", "bitcoin", T0, F1, rank="1"),
+            ],
+        )
+    )
+    result = transforms.assets(transforms.valid(snapshots)).collect()
     assert [(r.asset_id, r.rank, r.updated_at) for r in result] == [("bitcoin", 2, T1)]
 
 
 def weather_doc(_id, observed, fetched, **over):
-    payload = {"coord": {"lon": 2.35, "lat": 48.85}, "weather": [{"main": "Rain", "description": "light rain"}],
-               "main": {"temp": 8.5, "feels_like": 6.0, "temp_min": 7.0, "temp_max": 9.0, "pressure": 1009.0, "humidity": 87.0},
-               "visibility": 10000.0, "wind": {"speed": 4.1, "deg": 230.0, "gust": None}, "clouds": {"all": 90.0},
-               "rain": {"1h": 0.42}, "snow": None, "sys": {"country": "FR"}, "name": "Paris", "dt": 0}
+    payload = {
+        "coord": {"lon": 2.35, "lat": 48.85},
+        "weather": [{"main": "Rain", "description": "light rain"}],
+        "main": {
+            "temp": 8.5,
+            "feels_like": 6.0,
+            "temp_min": 7.0,
+            "temp_max": 9.0,
+            "pressure": 1009.0,
+            "humidity": 87.0,
+        },
+        "visibility": 10000.0,
+        "wind": {"speed": 4.1, "deg": 230.0, "gust": None},
+        "clouds": {"all": 90.0},
+        "rain": {"1h": 0.42},
+        "snow": None,
+        "sys": {"country": "FR"},
+        "name": "Paris",
+        "dt": 0,
+    }
     payload.update(over)
     return (_id, "openweather", "/w", "paris", observed, fetched, "r", 1, payload)
 
 
 def test_weather_rows_flatten_optional_fields_and_the_primary_condition(spark):
     df = raw(spark, schemas.OPENWEATHER_WEATHER, [weather_doc("w", T0, F0), weather_doc("x", T1, F0, weather=[])])
-    rows = T.weather_rows(df)
-    obs = T.weather_observations(T.valid(rows)).collect()
+    rows = transforms.weather_rows(df)
+    obs = transforms.weather_observations(transforms.valid(rows)).collect()
     assert len(obs) == 1
     o = obs[0]
     assert (o.temp_c, o.rain_1h_mm, o.snow_1h_mm, o.wind_gust_ms, o.condition) == (8.5, 0.42, None, None, "Rain")
-    rejected = T.rejected(rows, "openweather_weather").collect()
+    rejected = transforms.rejected(rows, "openweather_weather").collect()
     assert [(r._id, r.reason) for r in rejected] == [("x", "weather: no condition")]
-    location = T.locations(T.valid(rows)).collect()[0]
+    location = transforms.locations(transforms.valid(rows)).collect()[0]
     assert (location.location_id, location.name, location.country, location.lat) == ("paris", "Paris", "FR", 48.85)
+
+
+def air_doc(_id, observed, fetched, aqi):
+    components = {"co": 1.0, "no": 0.1, "no2": 2.0, "o3": 3.0, "so2": 0.5, "pm2_5": 4.0, "pm10": 6.0, "nh3": 0.2}
+    return (
+        _id,
+        "openweather",
+        "/air",
+        "paris",
+        observed,
+        fetched,
+        "r",
+        1,
+        {"main": {"aqi": aqi}, "components": components, "dt": 0},
+    )
 
 
 @pytest.mark.parametrize("aqi, valid", [(2.0, True), (5.0, True), (2.5, False), (6.0, False), (None, False)])
 def test_air_rows_accept_integral_aqi_from_1_to_5(spark, aqi, valid):
-    doc = ("a", "openweather", "/air", "paris", T0, F0, "r", 1,
-           {"main": {"aqi": aqi}, "components": {"co": 1.0, "no": 0.1, "no2": 2.0, "o3": 3.0, "so2": 0.5,
-                                                 "pm2_5": 4.0, "pm10": 6.0, "nh3": 0.2}, "dt": 0})
-    rows = T.air_rows(raw(spark, schemas.OPENWEATHER_AIR, [doc]))
-    assert (T.valid(rows).count() == 1) is valid
+    rows = transforms.air_rows(raw(spark, schemas.OPENWEATHER_AIR, [air_doc("a", T0, F0, aqi)]))
+    assert (transforms.valid(rows).count() == 1) is valid
     if valid:
-        assert T.air_quality(T.valid(rows)).collect()[0].aqi == int(aqi)
-
+        assert transforms.air_quality(transforms.valid(rows)).collect()[0].aqi == int(aqi)
 
 
 def test_a_document_the_connector_could_not_fit_to_the_schema_is_rejected_with_a_reason(spark):
     good = asset_doc("a", "bitcoin", T0, F0)
     unfit = asset_doc("b", "ethereum", T0, F0) + ('{"payload": {"priceUsd": {"$numberDouble": "1.5"}}}',)
-    rows = {r["_id"]: r for r in T.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [good, unfit])).collect()}
+    rows = {
+        r["_id"]: r for r in transforms.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [good, unfit])).collect()
+    }
     assert rows["a"].reason is None
     assert rows["b"].reason == "document: a field does not have the type the job reads"
+
+
+def test_raw_frames_become_the_warehouse_tables_and_the_rejects(spark):
+    """One document per collection, one of them unfit: every table is filled, the unfit one is rejected."""
+    outputs = transforms.to_warehouse(
+        {
+            "coincap_assets": raw(
+                spark,
+                schemas.COINCAP_ASSETS,
+                [asset_doc("a", "bitcoin", T0, F0), asset_doc("b", "ethereum", T0, F0, priceUsd="n/a")],
+            ),
+            "coincap_history": raw(spark, schemas.COINCAP_HISTORY, [history_doc("h", "bitcoin", T1, F0, "101")]),
+            "openweather_weather": raw(spark, schemas.OPENWEATHER_WEATHER, [weather_doc("w", T0, F0)]),
+            "openweather_air": raw(spark, schemas.OPENWEATHER_AIR, [air_doc("q", T0, F0, 2.0)]),
+        }
+    )
+
+    assert {name: df.columns for name, df in outputs.tables.items()} == {t.name: list(t.columns) for t in LOADED_TABLES}
+    assertDataFrameEqual(
+        outputs.rejected,
+        spark.createDataFrame(
+            [("coincap_assets", "b", "ethereum", "priceUsd: missing or not a decimal")],
+            "collection string, _id string, entity_id string, reason string",
+        ),
+    )
+    assertDataFrameEqual(
+        outputs.tables["asset_prices"],
+        spark.createDataFrame(
+            [
+                SNAPSHOT_PRICE_ROW,
+                ("bitcoin", T1, Decimal("101"), None, None, None, None, None),
+            ],
+            PRICES_SCHEMA,
+        ),
+    )
+    assertDataFrameEqual(
+        outputs.tables["locations"],
+        spark.createDataFrame(
+            [("paris", "Paris", "FR", 48.85, 2.35)],
+            "location_id string, name string, country string, lat double, lon double",
+        ),
+    )
+    assert [r.asset_id for r in outputs.tables["assets"].collect()] == ["bitcoin"]
+    assert [(r.location_id, r.temp_c) for r in outputs.tables["weather_observations"].collect()] == [("paris", 8.5)]
+    assert [(r.location_id, r.aqi) for r in outputs.tables["air_quality"].collect()] == [("paris", 2)]

@@ -1,0 +1,171 @@
+"""The job's side of the lake: what is new there, the windowed Spark read, and dead letters for rejects.
+
+Windows are on `fetched_at`, (lo, hi], and walk its index in every raw collection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bson import ObjectId
+from pymongo import DESCENDING
+from pymongo.database import Database
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Row, SparkSession
+
+from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS
+from market_weather.job.schemas import CORRUPT_RECORD, RAW_SCHEMAS
+from market_weather.lake import LakeWriter, chunks
+from market_weather.settings import Settings
+from market_weather.times import as_utc
+from market_weather.warehouse.runs import JOB
+
+DEAD_LETTER_BATCH = 5_000
+# Up to this many documents a collection is read as one partition. Splitting it would cost the
+# connector collection statistics and a count over the whole collection on every run.
+SINGLE_PARTITION_MAX_DOCS = 100_000
+PARTITIONERS = "com.mongodb.spark.sql.connector.read.partitioner."
+# The look-back is counted per collection up to here: beyond it (a bulk backfill fetched within
+# minutes) counting costs more than it tells, and late writes there are not looked for.
+TAIL_COUNT_MAX = 200_000
+
+
+def newest_fetched_at(db: Database, after: datetime | None = None) -> datetime | None:
+    """The newest `fetched_at` in the raw collections, looking only past `after` when given.
+
+    Bounding the index range keeps an idle check cheap however large the lake grows.
+    """
+    query = {FETCHED_AT: {"$gt": after}} if after else {}
+    found = (db[name].find_one(query, {FETCHED_AT: 1}, sort=[(FETCHED_AT, DESCENDING)]) for name in RAW_COLLECTIONS)
+    return max((as_utc(doc[FETCHED_AT]) for doc in found if doc), default=None)
+
+
+def _fetched_window(lo: datetime | None, hi: datetime) -> dict:
+    window: dict = {"$lte": hi}
+    if lo is not None:
+        window["$gt"] = lo
+    return {FETCHED_AT: window}
+
+
+def count_fetched(db: Database, lo: datetime | None, hi: datetime, limit: int = 0) -> dict[str, int]:
+    """Raw documents per collection with `fetched_at` in (lo, hi], counted on the index (at most `limit`)."""
+    options: dict[str, Any] = {"limit": limit} if limit else {}
+    return {name: db[name].count_documents(_fetched_window(lo, hi), **options) for name in RAW_COLLECTIONS}
+
+
+def count_tail(db: Database, lo: datetime, hi: datetime) -> int:
+    """Raw documents fetched in a look-back (lo, hi], all collections together."""
+    return sum(count_fetched(db, lo, hi, limit=TAIL_COUNT_MAX).values())
+
+
+def connector_uri(mongo_uri: str) -> str:
+    """MONGO_URI for the Spark connector's Java driver, with server monitoring by polling.
+
+    Under concurrent reads the lake server (SecantusDB) answers the driver's streaming `hello` on the
+    wrong requests ("responseTo ... does not match the requestId"); polling avoids the streaming
+    protocol, costs a batch job nothing, and works the same against MongoDB.
+    """
+    parts = urlsplit(mongo_uri)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("serverMonitoringMode", "poll")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+
+
+def read_collection(
+    spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime, docs: int
+) -> DataFrame:
+    """Documents of one collection fetched in (lo, hi]; `docs` is how many (or a floor of it)."""
+
+    def bson_date(moment: datetime) -> dict:
+        return {"$date": {"$numberLong": str(int(moment.timestamp() * 1000))}}
+
+    window = {"$lte": bson_date(hi)}
+    if lo is not None:
+        window["$gt"] = bson_date(lo)
+    return (
+        spark.read.format("mongodb")
+        .option("connection.uri", connector_uri(settings.MONGO_URI))
+        .option("database", settings.MONGO_DB)
+        .option("collection", name)
+        .option(
+            "partitioner",
+            PARTITIONERS
+            + (
+                "SinglePartitionPartitioner"
+                if docs <= SINGLE_PARTITION_MAX_DOCS
+                # Partitions of ~64 MB; it also copes with empty collections, which sampling does not.
+                else "PaginateBySizePartitioner"
+            ),
+        )
+        .option("aggregation.pipeline", json.dumps([{"$match": {FETCHED_AT: window}}]))
+        # A document with a field of the wrong type is kept whole in CORRUPT_RECORD and rejected with
+        # a reason; the default (FAILFAST) would fail every run on it, for as long as it is in the lake.
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        .schema(RAW_SCHEMAS[name])
+        .load()
+    )
+
+
+@contextmanager
+def read_window(
+    spark: SparkSession, settings: Settings, db: Database, lo: datetime | None, hi: datetime
+) -> Iterator[dict[str, DataFrame]]:
+    """Every raw collection's documents fetched in (lo, hi], by collection name.
+
+    They are kept (in memory, else on disk) while the block runs, so counting and transforming them
+    read the lake once.
+    """
+    docs = count_fetched(db, lo, hi, limit=SINGLE_PARTITION_MAX_DOCS + 1)
+    raw: dict[str, DataFrame] = {}
+    try:
+        for name in RAW_COLLECTIONS:
+            raw[name] = read_collection(spark, settings, name, lo, hi, docs[name]).persist(StorageLevel.MEMORY_AND_DISK)
+        yield raw
+    finally:
+        for df in raw.values():
+            df.unpersist()
+
+
+def dead_letter_rejected(db: Database, rejected: DataFrame, run_id: str) -> int:
+    """Copy each rejected lake document to dead_letters once, with the reason it failed; how many.
+
+    Streams the rejects in batches, so a run with millions of them neither loses any nor holds
+    them all in the driver.
+    """
+    count = rejected.count()
+    if count:
+        writer = LakeWriter(db)
+        for batch in chunks(rejected.toLocalIterator(), DEAD_LETTER_BATCH):
+            _dead_letter_batch(db, writer, batch, run_id)
+    return count
+
+
+def _dead_letter_batch(db: Database, writer: LakeWriter, rejected: list[Row], run_id: str) -> None:
+    by_collection: dict[str, dict[str, str]] = {}
+    for row in rejected:
+        by_collection.setdefault(row["collection"], {})[row["_id"]] = row["reason"]
+    letters = []
+    for collection, reasons in by_collection.items():
+        ids = [ObjectId(i) if ObjectId.is_valid(i) else i for i in reasons]
+        for doc in db[collection].find({"_id": {"$in": ids}}):
+            letters.append(
+                {
+                    # One letter per lake document however often it is re-read: the lake counts the duplicates.
+                    "_id": f"{JOB}:{collection}:{doc['_id']}",
+                    "source": doc.get("source"),
+                    "endpoint": doc.get("endpoint"),
+                    "fetched_at": doc.get(FETCHED_AT),
+                    "run_id": run_id,
+                    "reason": f"{JOB}: {reasons[str(doc['_id'])]}",
+                    "payload": doc.get("payload"),
+                    "lake_collection": collection,
+                    "lake_id": doc["_id"],
+                }
+            )
+    writer.insert(DEAD_LETTERS, letters)

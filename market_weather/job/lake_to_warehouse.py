@@ -1,0 +1,137 @@
+"""Spark job: what is new in the lake -> cleaned, typed, deduplicated -> merged into the warehouse.
+
+plan: the window of `fetched_at` to read, or nothing (job.plan);
+read: the raw collections in that window, with explicit schemas (job.lake_reader);
+transform: raw frames -> warehouse tables and rejects (job.transforms); rejects go to dead_letters;
+load: staging tables over JDBC, then one transaction merges them, recomputes the touched OHLC buckets
+      and records the run with its new watermark (job.loader, warehouse.merge).
+
+Run it as `python -m market_weather.job.lake_to_warehouse` or through spark-submit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+from pymongo import MongoClient
+from pymongo.database import Database
+from pyspark.sql import SparkSession
+
+from market_weather.contract import new_run_id
+from market_weather.job import lake_reader, loader, transforms
+from market_weather.job.plan import Plan, decide, tail_window
+from market_weather.job.session import spark_session
+from market_weather.settings import Settings, SettingsError, get_settings
+from market_weather.warehouse import runs
+
+log = logging.getLogger("lake_to_warehouse")
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    watermark_from: str | None
+    watermark_to: str | None
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_rejected: int = 0
+    per_table: dict[str, int] = field(default_factory=dict)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def plan(conn: psycopg.Connection, lake: Database, lookback: timedelta) -> Plan:
+    """The run's plan, given the watermark from etl_runs and the one count of the lake it asks for."""
+    watermark = runs.last_watermark(conn)
+    newest = lake_reader.newest_fetched_at(lake, after=watermark)
+    tail = tail_window(watermark, newest, lookback)
+    return decide(
+        watermark,
+        newest,
+        lookback,
+        tail_docs=lake_reader.count_tail(lake, *tail) if tail else None,
+        recorded_tail_docs=runs.last_tail_docs(conn, watermark) if watermark else None,
+    )
+
+
+@contextmanager
+def _spark(given: SparkSession | None, settings: Settings) -> Iterator[SparkSession]:
+    """The session given, or the job's own for the block."""
+    if given is not None:
+        yield given
+        return
+    own = spark_session(settings)
+    try:
+        yield own
+    finally:
+        own.stop()
+
+
+def run(spark: SparkSession | None = None, settings: Settings | None = None, run_id: str | None = None) -> RunSummary:
+    """One run: plan -> read -> transform -> load. A run that starts is recorded in etl_runs as it ends."""
+    settings = settings or get_settings()
+    run_id = run_id or new_run_id(runs.JOB)
+    with (
+        psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn,
+        MongoClient(settings.MONGO_URI, document_class=dict) as mongo,
+    ):
+        if not runs.try_lock(conn):
+            raise RuntimeError("another lake_to_warehouse run holds the lock; try again when it has finished")
+        lake = mongo[settings.MONGO_DB]
+        todo = plan(conn, lake, timedelta(minutes=settings.ETL_LOOKBACK_MINUTES))
+        if todo.idle:
+            runs.record_idle(conn, run_id, todo.watermark)
+            return RunSummary(run_id, "success", _iso(todo.watermark), _iso(todo.watermark))
+        if todo.reread:
+            log.info("nothing new, but the look-back changed since %s: reading it again", todo.watermark)
+        lo, hi = todo.window
+        runs.record_start(conn, run_id, todo.watermark, todo.tail_docs)
+        # Inside: a Spark that fails to start is a failed run too.
+        with runs.failure_recorded(conn, run_id), _spark(spark, settings) as session:
+            with lake_reader.read_window(session, settings, lake, lo, hi) as raw:
+                rows_read = sum(df.count() for df in raw.values())
+                out = transforms.to_warehouse(raw)
+                rows_rejected = lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
+                merged = loader.load(conn, settings, run_id, out.tables, hi, rows_read, rows_rejected)
+    return RunSummary(
+        run_id,
+        "success",
+        _iso(todo.watermark),
+        _iso(hi),
+        rows_read,
+        merged.rows_written,
+        rows_rejected,
+        merged.per_table,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--run-id", help="id recorded in etl_runs (default: generated)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        summary = run(run_id=args.run_id)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        log.exception("run failed: %s: %s", type(exc).__name__, exc)
+        return 1
+    print(json.dumps(asdict(summary), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The job's Spark settings, one dict for the session builder and the submission alike.
+
+No pyspark here: DAG files read it at parse time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+APP_NAME = "lake_to_warehouse"
+JOB_FILE = Path(__file__).with_name("lake_to_warehouse.py")
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+SPARK_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.showConsoleProgress": "false",
+    # The raw schemas are wide: print their plans whole rather than warn that they were cut.
+    "spark.sql.debug.maxToStringFields": "200",
+}
+
+
+def job_jars(jars_dir: Path) -> list[str]:
+    """The connector jars the job needs (read from disk, no service)."""
+    return [str(p) for p in sorted(Path(jars_dir).glob("*.jar"))]

@@ -1,0 +1,20 @@
+"""The lake collections as Airflow Assets: ingest DAGs produce them, the warehouse load consumes them."""
+
+from airflow.providers.mongo.assets.mongo import create_asset
+from airflow.sdk import Asset
+from pymongo.uri_parser import parse_uri
+
+from market_weather.contract import COINCAP_ASSETS, OPENWEATHER_AIR, OPENWEATHER_WEATHER
+from market_weather.settings import LakeSettings, get_settings
+
+
+def lake_asset(collection: str) -> Asset:
+    """`mongodb://host:port/<MONGO_DB>/<collection>`, as the MongoDB provider names collections."""
+    lake = get_settings(LakeSettings)
+    host, port = parse_uri(lake.MONGO_URI)["nodelist"][0]
+    return create_asset(host=host, port=port, database=lake.MONGO_DB, collection=collection)
+
+
+COINCAP_ASSETS_LAKE = lake_asset(COINCAP_ASSETS)
+OPENWEATHER_WEATHER_LAKE = lake_asset(OPENWEATHER_WEATHER)
+OPENWEATHER_AIR_LAKE = lake_asset(OPENWEATHER_AIR)

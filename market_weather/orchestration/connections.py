@@ -1,0 +1,48 @@
+"""The platform's Airflow connections, built from the settings in this one place.
+
+`spark_default` is what the warehouse load is submitted through. `lake_mongo` and
+`warehouse_postgres` are how Airflow code reaches the lake and the warehouse (the MongoDB and
+PostgreSQL providers' hooks, the common SQL provider's check operators) rather than reading the
+settings itself. The local stack exports them as `AIRFLOW_CONN_*` variables.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from market_weather.settings import LakeSettings, Settings, WarehouseSettings
+
+SPARK_CONN_ID = "spark_default"
+LAKE_CONN_ID = "lake_mongo"
+WAREHOUSE_CONN_ID = "warehouse_postgres"
+
+
+def lake_connection(lake: LakeSettings) -> str:
+    """MONGO_URI as a `mongo` connection: its hosts, user and options, with MONGO_DB as the default database."""
+    parts = urlsplit(lake.MONGO_URI)
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    # In MONGO_URI a database in the path is where the user authenticates; here the path is MONGO_DB.
+    auth_db = unquote(parts.path.lstrip("/"))
+    if auth_db and not any(name.lower() == "authsource" for name, _ in options):
+        options.append(("authSource", auth_db))
+    if parts.scheme == "mongodb+srv":
+        options.append(("srv", "true"))  # the provider's hook rebuilds mongodb+srv:// from this
+    return urlunsplit(("mongo", parts.netloc, "/" + quote(lake.MONGO_DB, safe=""), urlencode(options), ""))
+
+
+def warehouse_connection(warehouse: WarehouseSettings) -> str:
+    """The warehouse as a `postgres` connection; user and password are quoted, so any character is safe."""
+    user = quote(warehouse.POSTGRES_USER, safe="")
+    password = quote(warehouse.POSTGRES_PASSWORD.get_secret_value(), safe="")
+    database = quote(warehouse.POSTGRES_DB, safe="")
+    return f"postgres://{user}:{password}@{warehouse.POSTGRES_HOST}:{warehouse.POSTGRES_PORT}/{database}"
+
+
+def airflow_connections(settings: Settings) -> dict[str, str]:
+    """Every connection of the platform, as the `AIRFLOW_CONN_*` environment variables Airflow reads."""
+    return {
+        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": json.dumps({"conn_type": "spark", "host": settings.SPARK_MASTER}),
+        f"AIRFLOW_CONN_{LAKE_CONN_ID.upper()}": lake_connection(settings),
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": warehouse_connection(settings),
+    }

@@ -1,0 +1,3 @@
+from market_weather.producer.cli import main
+
+main()

@@ -1,0 +1,254 @@
+"""The platform's settings, read from the environment and `.env`, in groups by component.
+
+Producer, Spark job, DAGs and the local stack all read their configuration here, under the names
+of the README's settings table; nothing else reads environment variables for them. Each component
+reads only its group (`get_settings(ProducerSettings)`), so the producer, a DAG file or a user
+interface starts without the warehouse's password; `Settings` is every group at once, for the
+local stack and the Spark job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, overload
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    name: str
+    lat: float
+    lon: float
+
+
+def _parse_locations(raw: str) -> list[Location]:
+    locations = []
+    for item in filter(None, (part.strip() for part in raw.split(";"))):
+        parts = item.split(":")
+        if len(parts) != 4:
+            raise ValueError(f"{item!r} is not of the form id:Name:lat:lon")
+        loc_id, name, lat, lon = (p.strip() for p in parts)
+        try:
+            lat_f, lon_f = float(lat), float(lon)
+        except ValueError:
+            raise ValueError(f"{item!r}: lat and lon must be numbers") from None
+        if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180):
+            raise ValueError(f"{item!r}: lat must be in [-90, 90] and lon in [-180, 180]")
+        if not loc_id:
+            raise ValueError(f"{item!r}: the id is empty")
+        locations.append(Location(loc_id, name or loc_id, lat_f, lon_f))
+    ids = [loc.id for loc in locations]
+    if len(set(ids)) != len(ids):
+        raise ValueError("location ids must be unique")
+    return locations
+
+
+class SettingsGroup(BaseSettings):
+    """What every group shares: where it reads from. A name of another group in `.env` is ignored."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as environment variables, in the text forms this module parses back."""
+        env = {}
+        for name, value in self:
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif name == "COINCAP_ASSETS":
+                value = ",".join(value)
+            elif name == "OPENWEATHER_LOCATIONS":
+                value = ";".join(f"{loc.id}:{loc.name}:{loc.lat}:{loc.lon}" for loc in value)
+            env[name] = str(value)
+        return env
+
+
+class LakeSettings(SettingsGroup):
+    """The raw lake: the producer writes it, the job reads it, the DAGs name its collections as Assets."""
+
+    MONGO_URI: str = "mongodb://127.0.0.1:27017"
+    MONGO_DB: str = "lake"
+
+    @field_validator("MONGO_URI")
+    @classmethod
+    def _mongo_scheme(cls, value: str):
+        if not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+
+class WarehouseSettings(SettingsGroup):
+    """The PostgreSQL warehouse; the only group that needs a password."""
+
+    POSTGRES_HOST: str = "127.0.0.1"
+    POSTGRES_PORT: int = Field(5432, ge=1, le=65535)
+    POSTGRES_DB: str = "warehouse"
+    POSTGRES_USER: str = "warehouse"
+    POSTGRES_PASSWORD: SecretStr
+
+    @property
+    def postgres_conninfo(self) -> dict:
+        """Keyword arguments for psycopg.connect (the password travels apart from any URL)."""
+        return {
+            "host": self.POSTGRES_HOST,
+            "port": self.POSTGRES_PORT,
+            "dbname": self.POSTGRES_DB,
+            "user": self.POSTGRES_USER,
+            "password": self.POSTGRES_PASSWORD.get_secret_value(),
+        }
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.POSTGRES_HOST}:{self.POSTGRES_PORT}/{self.POSTGRES_DB}"
+
+
+class ApiSettings(SettingsGroup):
+    """CoinCap and OpenWeather: keys, addresses, what to fetch, and live or simulated."""
+
+    COINCAP_API_KEY: SecretStr | None = None
+    COINCAP_BASE_URL: str = "https://rest.coincap.io/v3"
+    COINCAP_ASSETS: Annotated[list[str], NoDecode] = ["bitcoin", "ethereum"]
+
+    OPENWEATHER_API_KEY: SecretStr | None = None
+    OPENWEATHER_BASE_URL: str = "https://api.openweathermap.org"
+    OPENWEATHER_LOCATIONS: Annotated[list[Location], NoDecode] = [Location("paris", "Paris", 48.8566, 2.3522)]
+
+    PRODUCER_SOURCE: Literal["auto", "live", "simulated"] = "auto"
+    SIMULATOR_SEED: int = 42
+
+    @field_validator("COINCAP_API_KEY", "OPENWEATHER_API_KEY", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("COINCAP_ASSETS", mode="before")
+    @classmethod
+    def _split_assets(cls, value):
+        if isinstance(value, str):
+            value = [slug.strip() for slug in value.split(",") if slug.strip()]
+        if not value:
+            raise ValueError("name at least one CoinCap asset slug")
+        for slug in value:
+            if not slug.replace("-", "").isalnum() or slug != slug.lower():
+                raise ValueError(f"{slug!r} is not a CoinCap slug such as 'binance-coin'")
+        return value
+
+    @field_validator("OPENWEATHER_LOCATIONS", mode="before")
+    @classmethod
+    def _split_locations(cls, value):
+        if isinstance(value, str):
+            value = _parse_locations(value)
+        if not value:
+            raise ValueError("name at least one location as id:Name:lat:lon")
+        return value
+
+    @field_validator("COINCAP_BASE_URL", "OPENWEATHER_BASE_URL")
+    @classmethod
+    def _http_url(cls, value: str):
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    def source_for(self, api: Literal["coincap", "openweather"]) -> Literal["live", "simulated"]:
+        """Which source the producer uses for one API: live where its key is set (or forced)."""
+        key = self.COINCAP_API_KEY if api == "coincap" else self.OPENWEATHER_API_KEY
+        if self.PRODUCER_SOURCE == "simulated":
+            return "simulated"
+        if self.PRODUCER_SOURCE == "live":
+            if key is None:
+                name = "COINCAP_API_KEY" if api == "coincap" else "OPENWEATHER_API_KEY"
+                raise SettingsError(f"PRODUCER_SOURCE=live but {name} is not set")
+            return "live"
+        return "live" if key is not None else "simulated"
+
+
+class ProducerSettings(LakeSettings, ApiSettings):
+    """What the producer reads (its CLI and the ingest and backfill tasks): the lake and the APIs."""
+
+
+class ScheduleSettings(SettingsGroup):
+    """When the ingest DAGs run (cron); read when their files are parsed."""
+
+    INGEST_COINCAP_SCHEDULE: str = "* * * * *"
+    INGEST_OPENWEATHER_SCHEDULE: str = "*/10 * * * *"
+
+
+class SparkSettings(SettingsGroup):
+    """The Spark job: where it runs, its jars, its look-back, and the state folder its log goes to."""
+
+    # At least a minute: the look-back is what reads documents written after a run looked past them.
+    ETL_LOOKBACK_MINUTES: int = Field(15, ge=1)
+    SPARK_MASTER: str = "local[*]"
+    # Where executors on other machines reach the driver (client mode on a cluster); unset locally.
+    SPARK_DRIVER_HOST: str | None = None
+    SPARK_JARS_DIR: Path = PROJECT_ROOT / ".local" / "jars"
+    LOCAL_STATE_DIR: Path = PROJECT_ROOT / ".local"
+
+
+class UiSettings(SettingsGroup):
+    """The user interfaces: Airflow's, Mongo Express's and pgAdmin's ports and logins."""
+
+    AIRFLOW_UI_PORT: int = Field(8081, ge=1, le=65535)
+    AIRFLOW_ADMIN_USER: str = "admin"
+    AIRFLOW_ADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
+    MONGO_EXPRESS_PORT: int = Field(8082, ge=1, le=65535)
+    MONGO_EXPRESS_USER: str = "admin"
+    MONGO_EXPRESS_PASSWORD: SecretStr = SecretStr("platform-local")
+    PGADMIN_PORT: int = Field(5050, ge=1, le=65535)
+    PGADMIN_EMAIL: str = "admin@example.com"
+    PGADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
+
+
+class Settings(ProducerSettings, WarehouseSettings, ScheduleSettings, SparkSettings, UiSettings):
+    """Every group: what the local stack starts with and the Spark job reads."""
+
+
+G = TypeVar("G", bound=SettingsGroup)
+
+
+@overload
+def load_settings(**overrides: Any) -> Settings: ...
+@overload
+def load_settings(group: type[G], /, **overrides: Any) -> G: ...
+def load_settings(group: type[SettingsGroup] = Settings, /, **overrides: Any) -> SettingsGroup:
+    """Read one group (all of them by default), turning pydantic's report into one message that
+    names each bad setting."""
+    try:
+        return group(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "settings"
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                message = "is required but not set (in the environment or .env)"
+            problems.append(f"{name}: {message}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+@cache
+def _load_once(group: type[SettingsGroup]) -> SettingsGroup:
+    return load_settings(group)
+
+
+@overload
+def get_settings() -> Settings: ...
+@overload
+def get_settings(group: type[G]) -> G: ...
+def get_settings(group: type[SettingsGroup] = Settings) -> SettingsGroup:
+    """One group's settings (all of them by default), read once per process."""
+    return _load_once(group)

@@ -1,0 +1,59 @@
+"""The warehouse SQL the job generates or loads, rendered without a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market_weather.warehouse import merge, queries
+
+SQL_DIR = Path(merge.__file__).with_name("sql")
+
+
+def spec(name: str) -> merge.TableSpec:
+    return next(s for s in merge.TABLES if s.name == name)
+
+
+def test_the_price_upsert_keeps_stored_values_where_a_history_point_has_none():
+    statement = merge._merge_statement(spec("asset_prices"), "staging.asset_prices__r1").as_string()
+    values = ("price_usd", "market_cap_usd", "volume_usd_24h", "change_percent_24h", "vwap_24h", "supply")
+    assert statement == (
+        'INSERT INTO "asset_prices" AS t ("asset_id", "observed_at", '
+        + ", ".join(f'"{c}"' for c in values)
+        + ') SELECT "asset_id", "observed_at", '
+        + ", ".join(f'trim_scale("{c}")' for c in values)
+        + ' FROM "staging"."asset_prices__r1" ON CONFLICT ("asset_id", "observed_at") DO UPDATE SET '
+        + ", ".join(f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")' for c in values)
+        + " WHERE ("
+        + ", ".join(f't."{c}"' for c in values)
+        + ") IS DISTINCT FROM ("
+        + ", ".join(f'COALESCE(EXCLUDED."{c}", t."{c}")' for c in values)
+        + ")"
+    )
+
+
+def test_an_asset_is_replaced_only_by_a_newer_snapshot():
+    statement = merge._merge_statement(spec("assets"), "staging.assets__r1").as_string()
+    assert statement == (
+        'INSERT INTO "assets" AS t ("asset_id", "symbol", "name", "rank", "supply", "max_supply", "explorer", '
+        '"updated_at") SELECT "asset_id", "symbol", "name", "rank", trim_scale("supply"), trim_scale("max_supply"), '
+        '"explorer", "updated_at" FROM "staging"."assets__r1" ON CONFLICT ("asset_id") DO UPDATE SET '
+        '"symbol" = EXCLUDED."symbol", "name" = EXCLUDED."name", "rank" = EXCLUDED."rank", '
+        '"supply" = EXCLUDED."supply", "max_supply" = EXCLUDED."max_supply", "explorer" = EXCLUDED."explorer", '
+        '"updated_at" = EXCLUDED."updated_at" '
+        'WHERE (t."symbol", t."name", t."rank", t."supply", t."max_supply", t."explorer", t."updated_at") '
+        'IS DISTINCT FROM (EXCLUDED."symbol", EXCLUDED."name", EXCLUDED."rank", EXCLUDED."supply", '
+        'EXCLUDED."max_supply", EXCLUDED."explorer", EXCLUDED."updated_at") '
+        'AND t."updated_at" <= EXCLUDED."updated_at"'
+    )
+
+
+@pytest.mark.parametrize("path", sorted(SQL_DIR.glob("*.sql")), ids=lambda p: p.stem)
+def test_each_sql_file_is_one_statement_that_renders(path):
+    statement = queries.load(path.stem).format(
+        staged_air=merge._identifier("staging.air"), staged_prices=merge._identifier("staging.prices")
+    )
+    code = [line for line in statement.as_string().splitlines() if not line.lstrip().startswith("--")]
+    assert code and not any(";" in line for line in code), "one statement per file"
+    assert not any("{" in line for line in code), "every identifier filled"
