@@ -21,7 +21,6 @@ RUN mkdir -p /opt/airflow/auth
 WORKDIR /opt/platform
 COPY --chown=airflow:0 pyproject.toml constraints.txt README.md ./
 COPY --chown=airflow:0 market_weather ./market_weather
-COPY --chown=airflow:0 postgres ./postgres
 COPY --chown=airflow:0 dags ./dags
 RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e ".[airflow]"
 COPY --from=jars --chown=airflow:0 /jars /opt/platform/jars

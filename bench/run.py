@@ -39,9 +39,10 @@ from market_weather.lake import LakeWriter, ensure_lake_indexes
 from market_weather.producer import records, source_to_lake
 from market_weather.producer.simulated import SimulatedCoinCap
 from market_weather.settings import PROJECT_ROOT, Settings, get_settings
-from market_weather.stack.services import PG_SUPERUSER, SQL_DIR, LocalStack, isolated_settings
+from market_weather.stack.services import PG_SUPERUSER, LocalStack, isolated_settings
 from market_weather.times import split_range
 from market_weather.warehouse import merge, runs
+from market_weather.warehouse.migrate import migrate
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 CADENCE_S = 60
@@ -142,9 +143,7 @@ class Bench:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}" OWNER "{self.settings.POSTGRES_USER}"')
         settings = self.settings.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
-        with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
-            for path in sorted(SQL_DIR.glob("*.sql")):
-                conn.execute(path.read_text())
+        migrate(settings)
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             client.drop_database(name)
             ensure_lake_indexes(client[name])

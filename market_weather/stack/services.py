@@ -31,10 +31,10 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from market_weather.files import write_private
 from market_weather.lake import ensure_lake_indexes
-from market_weather.settings import PROJECT_ROOT, Settings, load_settings
+from market_weather.settings import Settings, load_settings
 from market_weather.stack.errors import StackError
+from market_weather.warehouse.migrate import migrate
 
-SQL_DIR = PROJECT_ROOT / "postgres" / "init"
 PG_SUPERUSER = "postgres"
 CORE = ("postgres", "lake")
 USER_INTERFACES = ("airflow", "mongo_express", "pgadmin")
@@ -166,7 +166,7 @@ class LocalStack:
             self._start_supervisor()
         self.wait_healthy()
         self._bootstrap_warehouse()
-        self.apply_sql()
+        migrate(self.settings)  # what compose's airflow-init runs too
         with MongoClient(self.settings.MONGO_URI, document_class=dict, serverSelectionTimeoutMS=5000) as client:
             ensure_lake_indexes(client[self.settings.MONGO_DB])
         return True
@@ -358,12 +358,6 @@ class LocalStack:
                         sql.Identifier(s.POSTGRES_DB), sql.Identifier(s.POSTGRES_USER)
                     )
                 )
-
-    def apply_sql(self) -> None:
-        """Apply postgres/init/*.sql in order, as the postgres image applies its init directory."""
-        with psycopg.connect(**self.settings.postgres_conninfo, autocommit=True) as conn:
-            for path in sorted(SQL_DIR.glob("*.sql")):
-                conn.execute(path.read_text())
 
     # ----------------------------------------------------------------------------- supervisord
     def _write_supervisor_conf(self, names) -> None:

@@ -115,14 +115,15 @@ def test_spark_image_version_equals_pyspark():
         assert "scala2.13" in image
 
 
-def test_the_warehouse_is_initialised_from_the_local_modes_sql_files():
-    volumes = SERVICES["postgres"]["volumes"]
-    assert "./postgres/init:/platform/warehouse-init:ro" in volumes
-    script = (PROJECT_ROOT / "docker/postgres/initdb.sh").read_text()
-    assert "/platform/warehouse-init/*.sql" in script
-    local = (PROJECT_ROOT / "market_weather/stack/services.py").read_text()
-    assert 'SQL_DIR = PROJECT_ROOT / "postgres" / "init"' in local and 'SQL_DIR.glob("*.sql")' in local
-    assert any(Path(PROJECT_ROOT / "postgres/init").glob("*.sql"))
+def test_the_warehouse_schema_comes_from_the_migrations_as_in_the_local_mode():
+    """airflow-init migrates the warehouse before Airflow starts; the postgres image applies no SQL of its own.
+
+    The local stack runs the same migrations at each start (tests/integration/test_migrations.py)."""
+    init = " ".join(SERVICES["airflow-init"]["command"])
+    migrate, setup = "python -m market_weather.warehouse.migrate &&", "python -m market_weather.orchestration.setup"
+    assert migrate in init and init.index(migrate) < init.index(setup)
+    assert all(".sql" not in volume and "init:" not in volume for volume in SERVICES["postgres"]["volumes"])
+    assert ".sql" not in (PROJECT_ROOT / "docker/postgres/initdb.sh").read_text()
 
 
 def test_dags_folder_is_the_one_mounted():

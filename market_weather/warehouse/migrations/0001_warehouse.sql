@@ -1,6 +1,7 @@
 -- The warehouse: typed tables filled by the lake_to_warehouse Spark job.
--- Applied as it is by both modes (the local stack, and the postgres image's init directory),
--- so every statement is idempotent.
+-- The first migration. Warehouses created before the schema had migrations hold some of this
+-- already, so every statement is idempotent: applied to one of those, it adds what is missing and
+-- keeps the data. Later migrations are plain, forward-only steps.
 
 CREATE TABLE IF NOT EXISTS assets (
     asset_id    text PRIMARY KEY,

@@ -1,0 +1,72 @@
+"""The warehouse schema is migrated in place: a warehouse of an earlier version keeps its rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from market_weather.contract import ETL_RUNS
+from market_weather.stack.services import PG_SUPERUSER
+from market_weather.warehouse.migrate import MIGRATIONS, migrate
+from tests.conftest import FIXTURES
+
+ALL_MIGRATIONS = sorted(path.stem for path in Path(MIGRATIONS).glob("*.sql"))
+
+
+def applied(conn: psycopg.Connection) -> list[str]:
+    return [m for (m,) in conn.execute("SELECT migration_id FROM _yoyo_migration ORDER BY migration_id")]
+
+
+def test_the_stack_start_applied_every_migration(pg):
+    assert applied(pg) == ALL_MIGRATIONS
+
+
+@pytest.fixture
+def old_warehouse(stack, stack_settings):
+    """A database of its own holding the warehouse as the version before migrations made it, with data."""
+    name = "warehouse_of_an_earlier_version"
+    admin = {"host": str(stack.pg_run), "port": stack_settings.POSTGRES_PORT, "user": PG_SUPERUSER}
+    with psycopg.connect(**admin, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(stack_settings.POSTGRES_USER)
+            )
+        )
+    settings = stack_settings.model_copy(update={"POSTGRES_DB": name})
+    with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
+        conn.execute((FIXTURES / "warehouse_before_migrations.sql").read_text())
+        conn.execute(
+            "INSERT INTO assets VALUES ('bitcoin', 'BTC', 'Bitcoin', 1, 19800000, 21000000, NULL, now());"
+            "INSERT INTO etl_runs (run_id, job, status, watermark_to) VALUES ('old-run', 'lake_to_warehouse',"
+            " 'success', '2026-01-01T00:00:00Z')"
+        )
+    yield settings
+    with psycopg.connect(**admin, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_a_warehouse_of_an_earlier_version_is_upgraded_and_keeps_its_rows(old_warehouse):
+    with psycopg.connect(**old_warehouse.postgres_conninfo) as conn:
+        columns = [
+            c
+            for (c,) in conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'etl_runs'")
+        ]
+    assert "tail_docs" not in columns, "the earlier version predates etl_runs.tail_docs"
+
+    assert migrate(old_warehouse) == ALL_MIGRATIONS
+    assert migrate(old_warehouse) == [], "a second run has nothing to apply"
+
+    with psycopg.connect(**old_warehouse.postgres_conninfo) as conn:
+        assert applied(conn) == ALL_MIGRATIONS
+        columns = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'etl_runs' ORDER BY ordinal_position"
+        ).fetchall()
+        assert tuple(c for (c,) in columns) == ETL_RUNS.columns
+        assert conn.execute("SELECT asset_id, symbol FROM assets").fetchall() == [("bitcoin", "BTC")]
+        assert conn.execute("SELECT run_id, status, tail_docs FROM etl_runs").fetchall() == [
+            ("old-run", "success", None)
+        ]
