@@ -352,7 +352,7 @@ class Bench:
                 [
                     sys.executable,
                     "-m",
-                    "producer",
+                    "market_weather.producer",
                     "backfill",
                     "coincap",
                     "--start",
