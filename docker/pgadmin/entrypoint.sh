@@ -4,7 +4,10 @@
 set -eu
 storage="/var/lib/pgadmin/storage/$(printf '%s' "$PGADMIN_DEFAULT_EMAIL" | sed 's/@/_/g')"
 mkdir -p "$storage"
-printf '%s:%s:*:%s:%s\n' "$WAREHOUSE_HOST" "$WAREHOUSE_PORT" "$WAREHOUSE_USER" "$WAREHOUSE_PASSWORD" > "$storage/pgpass"
+# libpq reads a backslash-escaped \ or : inside a pgpass field as the character itself.
+pgpass_field() { printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/:/\\:/g'; }
+printf '%s:%s:*:%s:%s\n' "$(pgpass_field "$WAREHOUSE_HOST")" "$WAREHOUSE_PORT" "$(pgpass_field "$WAREHOUSE_USER")" \
+    "$(pgpass_field "$WAREHOUSE_PASSWORD")" > "$storage/pgpass"
 chmod 600 "$storage/pgpass"
 cat > /var/lib/pgadmin/servers.json <<JSON
 {"Servers": {"1": {"Name": "warehouse", "Group": "Platform", "Host": "$WAREHOUSE_HOST",

@@ -4,6 +4,7 @@ SQL files and the DAG folder with the local mode that the other tests run."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from dotenv import dotenv_values
 
 from market_weather.orchestration.connections import airflow_connections
 from market_weather.settings import PROJECT_ROOT, Settings, load_settings
+from market_weather.stack import pgadmin
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 COMPOSE_TEXT = (PROJECT_ROOT / "docker-compose.yml").read_text()
@@ -186,6 +188,29 @@ def test_pgadmin_gets_the_warehouse_and_a_private_pgpass():
     assert 'chmod 600 "$storage/pgpass"' in script and '"PassFile": "/pgpass"' in script
     assert "exec /entrypoint.sh" in script
     assert SERVICES["pgadmin"]["environment"]["WAREHOUSE_DB"] == "${POSTGRES_DB}"
+
+
+def test_pgadmins_pgpass_escapes_the_password_as_the_local_mode_does(tmp_path):
+    """A password with `:` or `\\` still opens the warehouse in one click: the line equals the local mode's."""
+    script = (PROJECT_ROOT / "docker/pgadmin/entrypoint.sh").read_text()
+    # The image's paths, pointed into a temporary folder; the image's own entrypoint is not run.
+    script = script.replace("/var/lib/pgadmin", str(tmp_path)).replace("exec /entrypoint.sh", "exit 0")
+    password = "p:a\\ss:"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PGADMIN_DEFAULT_EMAIL": "ops@example.com",
+        "WAREHOUSE_HOST": "postgres",
+        "WAREHOUSE_PORT": "5432",
+        "WAREHOUSE_USER": "warehouse",
+        "WAREHOUSE_PASSWORD": password,
+        "WAREHOUSE_DB": "warehouse",
+    }
+    subprocess.run(["sh", "-c", script], env=env, check=True)
+    local = load_settings(
+        POSTGRES_HOST="postgres", POSTGRES_PORT=5432, POSTGRES_USER="warehouse", POSTGRES_PASSWORD=password
+    )
+    assert (tmp_path / "storage" / "ops_example.com" / "pgpass").read_text() == pgadmin._pgpass_line(local)
+    assert pgadmin._pgpass_line(local) == "postgres:5432:*:warehouse:p\\:a\\\\ss\\:\n"
 
 
 def test_the_airflow_auth_volume_is_writable_by_the_airflow_user():
