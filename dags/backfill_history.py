@@ -38,7 +38,8 @@ from market_weather.times import parse_utc
     doc_md=__doc__,
     params={
         "source": Param("coincap", enum=["coincap", "openweather"]),
-        "entities": Param([], type="array", items={"type": "string"}),
+        # May be left empty (null allowed), so the trigger form does not mark it required.
+        "entities": Param([], type=["null", "array"], items={"type": "string"}),
         "start": Param("2026-01-01T00:00:00+00:00", type="string", format="date-time"),
         "end": Param("2026-01-02T00:00:00+00:00", type="string", format="date-time"),
         "interval": Param("h1", enum=list(COINCAP_INTERVALS_MS)),

@@ -94,6 +94,9 @@ def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):
     backfill = dagbag.dags["backfill_history"]
     assert backfill.timetable.can_be_scheduled is False
     assert set(backfill.params) == {"source", "entities", "start", "end", "interval"}
+    entities = backfill.params.get_param("entities")
+    assert "null" in entities.schema["type"], "the trigger form does not mark it required: empty means all"
+    assert entities.resolve(None) is None and entities.resolve(["bitcoin"]) == ["bitcoin"]
     load = backfill.get_task("load_warehouse")
     assert load.upstream_task_ids == {"load_coincap_chunks", "load_openweather_chunks"}
     assert backfill.get_task("load_coincap_chunks").pool == "coincap_api"
