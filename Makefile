@@ -33,8 +33,9 @@ demo: setup
 start: setup
 	$(PY) -m market_weather.stack start
 
+# Every service and its state; scripts that need the exit status (1 when one is down) run the module.
 status:
-	$(PY) -m market_weather.stack status
+	@$(PY) -m market_weather.stack status || true
 
 stop:
 	$(PY) -m market_weather.stack stop

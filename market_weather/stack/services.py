@@ -440,7 +440,7 @@ class LocalStack:
     # ---------------------------------------------------------------------------------- status
     def status(self) -> list[ServiceStatus]:
         if not self._supervisor_running():
-            return [ServiceStatus(name, "STOPPED", False, "not started") for name in CORE]
+            return [ServiceStatus(name, "STOPPED", False, "not started") for name in CORE + USER_INTERFACES]
         states = self._process_states()
         return [
             self._check(program.name, states.get(program.name, "UNKNOWN"), program.check)

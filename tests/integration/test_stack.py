@@ -1,11 +1,12 @@
 """The local services as a user drives them: healthy after start, clear errors, clean stop."""
 
+import os
 import socket
 import subprocess
 
 import pytest
 
-from market_weather.settings import load_settings
+from market_weather.settings import PROJECT_ROOT, load_settings
 from market_weather.stack.services import LocalStack, StackError, free_port
 from tests.conftest import run_module
 
@@ -71,6 +72,15 @@ def test_cli_status_exits_non_zero_when_nothing_runs(tmp_path):
     result = run_module(env, "market_weather.stack", "status")
     assert result.returncode == 1
     assert "DOWN postgres" in result.stdout and "DOWN lake" in result.stdout
+    for service in ("airflow", "mongo_express", "pgadmin"):
+        assert f"DOWN {service}" in result.stdout, "every service of the stack is listed"
+
+
+def test_make_status_lists_the_services_without_makes_error_line(tmp_path):
+    env = {**os.environ, "LOCAL_STATE_DIR": str(tmp_path)}
+    result = subprocess.run(["make", "-s", "status"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "make:" not in result.stdout + result.stderr
+    assert result.stdout.count("DOWN ") == 5
 
 
 def test_cli_reports_a_malformed_setting_by_name(tmp_path):
