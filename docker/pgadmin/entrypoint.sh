@@ -10,7 +10,7 @@ printf '%s:%s:*:%s:%s\n' "$(pgpass_field "$WAREHOUSE_HOST")" "$WAREHOUSE_PORT" "
     "$(pgpass_field "$WAREHOUSE_PASSWORD")" > "$storage/pgpass"
 chmod 600 "$storage/pgpass"
 cat > /var/lib/pgadmin/servers.json <<JSON
-{"Servers": {"1": {"Name": "warehouse", "Group": "Platform", "Host": "$WAREHOUSE_HOST",
+{"Servers": {"1": {"Name": "warehouse", "Group": "Servers", "Host": "$WAREHOUSE_HOST",
   "Port": $WAREHOUSE_PORT, "MaintenanceDB": "$WAREHOUSE_DB", "Username": "$WAREHOUSE_USER",
   "SSLMode": "prefer", "PassFile": "/pgpass"}}}
 JSON

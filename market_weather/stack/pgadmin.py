@@ -1,7 +1,7 @@
 """pgAdmin 4 for the local stack: PyPI's pgadmin4, pinned by pgadmin-constraints.txt, in a virtualenv
 of its own (it pins exact versions, psycopg among them, that differ from the project's).
 
-It runs in server mode, behind a login, with the warehouse registered under the "Platform" group and
+It runs in server mode, behind a login, with the warehouse registered in the "Servers" group and
 its password in a pgpass file, so opening the server asks for nothing. pgAdmin reads the settings
 from a config_local.py that it finds on PYTHONPATH: they stay with its data under <state>/pgadmin and
 the virtualenv stays as pip left it. Accounts and servers are made with pgAdmin's own CLI (setup.py).
@@ -24,7 +24,8 @@ from market_weather.stack.errors import StackError
 
 PGADMIN_VERSION = "9.18"
 CONSTRAINTS = Path(__file__).resolve().parent / "pgadmin-constraints.txt"
-SERVER_GROUP = "Platform"
+# pgAdmin's own default group: the warehouse is the one server there, with no second, empty group beside it.
+SERVER_GROUP = "Servers"
 SERVER_NAME = "warehouse"
 MIN_PASSWORD_LENGTH = 6  # what pgAdmin's CLI accepts
 

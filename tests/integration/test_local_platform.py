@@ -135,7 +135,8 @@ def test_pgadmin_logs_in_and_has_the_warehouse_registered(platform):
     assert login.status_code == 302 and login.headers["Location"].endswith("/browser/")
     session.headers["X-pgA-CSRFToken"] = token
     groups = session.get(f"{base}/browser/server_group/nodes/", timeout=10).json()["data"]
-    platform_group = next(g["_id"] for g in groups if g["label"] == "Platform")
+    assert [g["label"] for g in groups] == ["Servers"], "one group, the warehouse in it"
+    platform_group = groups[0]["_id"]
     servers = session.get(f"{base}/browser/server/nodes/{platform_group}", timeout=10).json()["result"]
     warehouse = next(srv for srv in servers if srv["label"] == "warehouse")
     assert (warehouse["host"], warehouse["db"], warehouse["username"]) == ("127.0.0.1", "warehouse", "warehouse")
