@@ -56,7 +56,10 @@ def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
         assert all(s.healthy for s in local.status())
     finally:
         assert local.stop() is True
-    assert [s.state for s in local.status()] == ["STOPPED", "STOPPED"]
+    # Every service of the stack is listed, the two it ran among them, all stopped.
+    assert {s.name: s.state for s in local.status()} == dict.fromkeys(
+        ("postgres", "lake", "airflow", "mongo_express", "pgadmin"), "STOPPED"
+    )
     leftovers = subprocess.run(["pgrep", "-f", str(state_dir)], capture_output=True, text=True).stdout.split()
     assert leftovers == []
     assert local.stop() is False
