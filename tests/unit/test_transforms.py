@@ -201,20 +201,23 @@ def test_a_document_the_connector_could_not_fit_to_the_schema_is_rejected_with_a
     assert rows["b"].reason == "document: a field does not have the type the job reads"
 
 
+def raw_frames(spark) -> dict:
+    """One document per collection, plus one unfit asset: every output of `to_warehouse` gets rows."""
+    return {
+        "coincap_assets": raw(
+            spark,
+            schemas.COINCAP_ASSETS,
+            [asset_doc("a", "bitcoin", T0, F0), asset_doc("b", "ethereum", T0, F0, priceUsd="n/a")],
+        ),
+        "coincap_history": raw(spark, schemas.COINCAP_HISTORY, [history_doc("h", "bitcoin", T1, F0, "101")]),
+        "openweather_weather": raw(spark, schemas.OPENWEATHER_WEATHER, [weather_doc("w", T0, F0)]),
+        "openweather_air": raw(spark, schemas.OPENWEATHER_AIR, [air_doc("q", T0, F0, 2.0)]),
+    }
+
+
 def test_raw_frames_become_the_warehouse_tables_and_the_rejects(spark):
     """One document per collection, one of them unfit: every table is filled, the unfit one is rejected."""
-    outputs = transforms.to_warehouse(
-        {
-            "coincap_assets": raw(
-                spark,
-                schemas.COINCAP_ASSETS,
-                [asset_doc("a", "bitcoin", T0, F0), asset_doc("b", "ethereum", T0, F0, priceUsd="n/a")],
-            ),
-            "coincap_history": raw(spark, schemas.COINCAP_HISTORY, [history_doc("h", "bitcoin", T1, F0, "101")]),
-            "openweather_weather": raw(spark, schemas.OPENWEATHER_WEATHER, [weather_doc("w", T0, F0)]),
-            "openweather_air": raw(spark, schemas.OPENWEATHER_AIR, [air_doc("q", T0, F0, 2.0)]),
-        }
-    )
+    outputs = transforms.to_warehouse(raw_frames(spark))
 
     assert {name: df.columns for name, df in outputs.tables.items()} == {t.name: list(t.columns) for t in LOADED_TABLES}
     assertDataFrameEqual(
