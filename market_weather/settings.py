@@ -197,6 +197,12 @@ class SparkSettings(SettingsGroup):
     SPARK_DRIVER_HOST: str | None = None
     SPARK_JARS_DIR: Path = PROJECT_ROOT / ".local" / "jars"
     LOCAL_STATE_DIR: Path = PROJECT_ROOT / ".local"
+    # The standalone cluster `make run` and compose start: master, its UI, and what the worker offers.
+    SPARK_MASTER_PORT: int = Field(7077, ge=1, le=65535)
+    SPARK_MASTER_UI_PORT: int = Field(8080, ge=1, le=65535)
+    SPARK_WORKER_UI_PORT: int = Field(8084, ge=1, le=65535)
+    SPARK_WORKER_CORES: int = Field(2, ge=1)
+    SPARK_WORKER_MEMORY: str = Field("1g", pattern=r"^[1-9][0-9]*[mg]$")
 
 
 class UiSettings(SettingsGroup):
@@ -213,7 +219,14 @@ class UiSettings(SettingsGroup):
     PGADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
 
 
-class Settings(ProducerSettings, WarehouseSettings, ScheduleSettings, SparkSettings, UiSettings):
+class AirflowSettings(SettingsGroup):
+    """Airflow's own metadata database on the platform's PostgreSQL: its role and password."""
+
+    AIRFLOW_DB_USER: str = "airflow"
+    AIRFLOW_DB_PASSWORD: SecretStr = SecretStr("airflow-local")
+
+
+class Settings(ProducerSettings, WarehouseSettings, ScheduleSettings, SparkSettings, UiSettings, AirflowSettings):
     """Every group: what the local stack starts with and the Spark job reads."""
 
 

@@ -35,13 +35,14 @@ def ensure_installed(install_dir: Path) -> Path:
 
 
 def command(settings: Settings, app: Path) -> tuple[list[str], dict[str, str]]:
-    """Admin mode on (every database listed), basic auth on, bound to loopback."""
+    """Admin mode on (every database listed), read-only, basic auth on, bound to loopback."""
     return ["node", str(app)], {
         "NODE_ENV": "production",
         "PORT": str(settings.MONGO_EXPRESS_PORT),
         "VCAP_APP_HOST": "127.0.0.1",
         "ME_CONFIG_MONGODB_URL": settings.MONGO_URI,
         "ME_CONFIG_MONGODB_ENABLE_ADMIN": "true",
+        "ME_CONFIG_OPTIONS_READONLY": "true",  # browse, never edit: the lake is raw data the pipeline owns
         "ME_CONFIG_BASICAUTH": "true",
         "ME_CONFIG_BASICAUTH_USERNAME": settings.MONGO_EXPRESS_USER,
         "ME_CONFIG_BASICAUTH_PASSWORD": settings.MONGO_EXPRESS_PASSWORD.get_secret_value(),

@@ -1,5 +1,6 @@
-"""The local stack, supervised by supervisord: PostgreSQL and the SecantusDB lake (`start`), plus
-Airflow standalone, Mongo Express and pgAdmin (`start(full=True)`, what `make run` does).
+"""The local stack, supervised by supervisord: PostgreSQL and the SecantusDB lake (`start`), plus the
+rest of compose's topology (`start(full=True)`, what `make run` does): a Spark master and worker, Airflow's
+api-server, scheduler, dag-processor and triggerer, Mongo Express and pgAdmin.
 
 Everything lives under LOCAL_STATE_DIR (git-ignored): data, logs, sockets and the generated
 supervisord configuration. Starting is idempotent: what exists is reused, what runs is left running.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 from pymongo import MongoClient
@@ -32,12 +34,29 @@ from supervisor.xmlrpc import SupervisorTransport
 from market_weather.files import write_private
 from market_weather.lake import ensure_lake_indexes
 from market_weather.settings import Settings, load_settings
+from market_weather.stack import airflow_local, spark_cluster
 from market_weather.stack.errors import StackError
 from market_weather.warehouse.migrate import migrate
 
 PG_SUPERUSER = "postgres"
 CORE = ("postgres", "lake")
-USER_INTERFACES = ("airflow", "mongo_express", "pgadmin")
+# Started once the core answers and the databases are set up, as compose's depends_on orders them;
+# Airflow's other components once its api-server answers (their tasks talk to it).
+PLATFORM = ("spark_master", "spark_worker", *airflow_local.COMPONENTS, "mongo_express", "pgadmin")
+AFTER_API_SERVER = tuple(name for name in airflow_local.COMPONENTS if name != "airflow_apiserver")
+# The compose service each program stands for (a test holds the two files to it).
+COMPOSE_SERVICES = {
+    "postgres": "postgres",
+    "lake": "mongo",
+    "spark_master": "spark-master",
+    "spark_worker": "spark-worker",
+    "airflow_apiserver": "airflow-apiserver",
+    "airflow_scheduler": "airflow-scheduler",
+    "airflow_dag_processor": "airflow-dag-processor",
+    "airflow_triggerer": "airflow-triggerer",
+    "mongo_express": "mongo-express",
+    "pgadmin": "pgadmin",
+}
 
 __all__ = ["LocalStack", "ServiceStatus", "StackError", "find_postgres_bindir", "free_port", "isolated_settings"]
 
@@ -57,11 +76,12 @@ class Program:
     name: str
     command: list[str]
     check: Callable[[], str]
-    port: tuple[str, int, str]  # host, port, and the setting that chooses it
+    ports: list[tuple[str, int, str]]  # host, port, and the setting that chooses it
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     stopsignal: str = "TERM"
-    whole_group: bool = False  # the program starts children of its own
+    whole_group: bool = True  # stop and kill its children with it (a task's spark-submit, say)
+    autostart: bool = True  # False: started once the databases it needs are set up
 
 
 def find_postgres_bindir() -> Path:
@@ -106,6 +126,9 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
             "AIRFLOW_UI_PORT": free_port(),
             "MONGO_EXPRESS_PORT": free_port(),
             "PGADMIN_PORT": free_port(),
+            "SPARK_MASTER_PORT": free_port(),
+            "SPARK_MASTER_UI_PORT": free_port(),
+            "SPARK_WORKER_UI_PORT": free_port(),
             "PRODUCER_SOURCE": "simulated",
             "COINCAP_API_KEY": "",
             "OPENWEATHER_API_KEY": "",
@@ -131,7 +154,7 @@ class LocalStack:
         self.pg_os_user = PG_SUPERUSER if os.geteuid() == 0 else getpass.getuser()
 
     # Data the stack keeps under LOCAL_STATE_DIR; installed tools (jars, venvs, npm trees) stay.
-    DATA = ("postgres", "lake", "logs", "airflow", "pgadmin", "bench")
+    DATA = ("postgres", "lake", "logs", "airflow", "spark", "pgadmin", "bench")
 
     def clean(self) -> list[Path]:
         """Stop everything, then delete the warehouse, the lake, logs and UI state; what was removed."""
@@ -146,8 +169,11 @@ class LocalStack:
 
     # ----------------------------------------------------------------------------------- start
     def start(self, full: bool = False) -> bool:
-        """Start the services (with the user interfaces when full); False if all were running already."""
-        wanted = CORE + (USER_INTERFACES if full else ())
+        """Start the services (the whole platform when full); False if all were running already.
+
+        The core first; then, as compose's airflow-init does, the databases and the warehouse schema;
+        then the programs that need them."""
+        wanted = CORE + (PLATFORM if full else ())
         if self._supervisor_running():
             configured = self._configured_programs()
             missing = [name for name in wanted if name not in configured]
@@ -159,37 +185,56 @@ class LocalStack:
                 added, _, _ = self._supervisor().supervisor.reloadConfig()[0]
                 for name in added:
                     self._supervisor().supervisor.addProcessGroup(name)
-            self._supervisor().supervisor.startAllProcesses(True)
+            for name in CORE:
+                self._start_program(name)
         else:
             self._prepare(wanted, preflight=wanted)
             self._write_supervisor_conf(wanted)
             self._start_supervisor()
-        self.wait_healthy()
-        self._bootstrap_warehouse()
+        self.wait_healthy(CORE)
+        self._bootstrap_databases()
         migrate(self.settings)  # what compose's airflow-init runs too
         with MongoClient(self.settings.MONGO_URI, document_class=dict, serverSelectionTimeoutMS=5000) as client:
             ensure_lake_indexes(client[self.settings.MONGO_DB])
+        if full:
+            airflow_local.prepare(self.settings, self.airflow_home)
+            for name in PLATFORM:
+                if name not in AFTER_API_SERVER:
+                    self._start_program(name)
+            self.wait_healthy(("airflow_apiserver",))
+            for name in AFTER_API_SERVER:
+                self._start_program(name)
+        self.wait_healthy()
         return True
 
+    def _start_program(self, name: str) -> None:
+        """Start one program unless it runs or is starting (waits for nothing)."""
+        rpc = self._supervisor().supervisor
+        if rpc.getProcessInfo(name)["statename"] in ("STOPPED", "EXITED", "FATAL", "BACKOFF"):
+            try:
+                rpc.startProcess(name, False)
+            except xmlrpc.client.Fault as exc:
+                if "ALREADY_STARTED" not in exc.faultString:
+                    raise
+
     def _programs(self, names) -> list[Program]:
-        return [getattr(self, f"_{name}_program")() for name in names]
+        return [
+            self._airflow_program(name) if name in airflow_local.COMPONENTS else getattr(self, f"_{name}_program")()
+            for name in names
+        ]
 
     def _prepare(self, wanted, preflight) -> None:
         """Check ports, then install and initialise what the wanted programs need."""
         for program in self._programs(preflight):
-            host, port, setting = program.port
-            if not _port_is_free(host, port):
-                raise StackError(
-                    f"port {port} on {host} is already in use by another program; stop that "
-                    f"program or choose another port with {setting} in .env"
-                )
-        for path in (self.state_dir, self.log_dir, self.lake_dir):
+            for host, port, setting in program.ports:
+                if not _port_is_free(host, port):
+                    raise StackError(
+                        f"port {port} on {host} is already in use by another program; stop that "
+                        f"program or choose another port with {setting} in .env"
+                    )
+        for path in (self.state_dir, self.log_dir, self.lake_dir, self.log_dir / "spark"):
             path.mkdir(parents=True, exist_ok=True)
         self._init_postgres()
-        if "airflow" in wanted:
-            from market_weather.stack import airflow_local
-
-            airflow_local.prepare(self.settings, self.airflow_home)
         if "mongo_express" in wanted:
             from market_weather.stack import mongo_express
 
@@ -215,11 +260,15 @@ class LocalStack:
                 str(self.pg_run),
                 "-c",
                 "listen_addresses=127.0.0.1",
+                # Its socket for its owner alone: other local users come through TCP with a password.
+                "-c",
+                "unix_socket_permissions=0700",
             ],
             self._postgres_ok,
-            ("127.0.0.1", self.settings.POSTGRES_PORT, "POSTGRES_PORT"),
+            [("127.0.0.1", self.settings.POSTGRES_PORT, "POSTGRES_PORT")],
             user=self.pg_os_user if self.pg_os_user != getpass.getuser() else None,
             stopsignal="INT",  # PostgreSQL's fast shutdown
+            whole_group=False,  # the postmaster stops its own backends
         )
 
     def _lake_program(self) -> Program:
@@ -240,19 +289,43 @@ class LocalStack:
                 "WARNING",
             ],
             self._lake_ok,
-            (self.lake_host, self.lake_port, "MONGO_URI"),
+            [(self.lake_host, self.lake_port, "MONGO_URI")],
         )
 
-    def _airflow_program(self) -> Program:
-        from market_weather.stack import airflow_local
-
+    def _spark_master_program(self) -> Program:
+        s = self.settings
         return Program(
-            "airflow",
-            airflow_local.command(),
-            lambda: airflow_local.check(self.settings),
-            ("127.0.0.1", self.settings.AIRFLOW_UI_PORT, "AIRFLOW_UI_PORT"),
+            "spark_master",
+            spark_cluster.master_command(s),
+            lambda: spark_cluster.master_check(s),
+            [
+                ("127.0.0.1", s.SPARK_MASTER_PORT, "SPARK_MASTER_PORT"),
+                ("127.0.0.1", s.SPARK_MASTER_UI_PORT, "SPARK_MASTER_UI_PORT"),
+            ],
+            environment=spark_cluster.environment(self.state_dir),
+            autostart=False,
+        )
+
+    def _spark_worker_program(self) -> Program:
+        s = self.settings
+        return Program(
+            "spark_worker",
+            spark_cluster.worker_command(s, self.state_dir / "spark" / "work"),
+            lambda: spark_cluster.worker_check(s),
+            [("127.0.0.1", s.SPARK_WORKER_UI_PORT, "SPARK_WORKER_UI_PORT")],
+            environment=spark_cluster.environment(self.state_dir),
+            autostart=False,
+        )
+
+    def _airflow_program(self, name: str) -> Program:
+        ui = [("127.0.0.1", self.settings.AIRFLOW_UI_PORT, "AIRFLOW_UI_PORT")]
+        return Program(
+            name,
+            airflow_local.command(name),
+            lambda: airflow_local.check(self.settings, name),
+            ui if name == "airflow_apiserver" else [],
             environment=airflow_local.environment(self.settings, self.airflow_home),
-            whole_group=True,
+            autostart=False,
         )
 
     def _mongo_express_program(self) -> Program:
@@ -264,8 +337,9 @@ class LocalStack:
             "mongo_express",
             argv,
             lambda: mongo_express.check(self.settings),
-            ("127.0.0.1", self.settings.MONGO_EXPRESS_PORT, "MONGO_EXPRESS_PORT"),
+            [("127.0.0.1", self.settings.MONGO_EXPRESS_PORT, "MONGO_EXPRESS_PORT")],
             environment=env,
+            autostart=False,
         )
 
     @property
@@ -280,9 +354,9 @@ class LocalStack:
             "pgadmin",
             argv,
             lambda: pgadmin.check(self.settings),
-            ("127.0.0.1", self.settings.PGADMIN_PORT, "PGADMIN_PORT"),
+            [("127.0.0.1", self.settings.PGADMIN_PORT, "PGADMIN_PORT")],
             environment=env,
-            whole_group=True,
+            autostart=False,
         )
 
     # ------------------------------------------------------------------------------- postgres
@@ -303,6 +377,7 @@ class LocalStack:
                 ) from None
         self.pg_root.mkdir(parents=True, exist_ok=True)
         self.pg_run.mkdir(exist_ok=True)
+        self.pg_run.chmod(0o700)  # the socket's folder, for the server's user alone
         if self.pg_os_user != getpass.getuser():
             # The server's user must be able to reach its folders through ours.
             self.state_dir.chmod(0o755)
@@ -339,25 +414,27 @@ class LocalStack:
         if result.returncode != 0:
             raise StackError(f"initdb failed for {self.pg_data}:\n{result.stderr.strip()}")
 
-    def _bootstrap_warehouse(self) -> None:
-        """Create the warehouse role and database (as the postgres image does from POSTGRES_*)."""
+    def _bootstrap_databases(self) -> None:
+        """The warehouse's role and database (as the postgres image makes them from POSTGRES_*), and
+        Airflow's (as compose's docker/postgres/initdb.sh does)."""
         s = self.settings
+        owners = [
+            (s.POSTGRES_USER, s.POSTGRES_PASSWORD.get_secret_value(), s.POSTGRES_DB),
+            (s.AIRFLOW_DB_USER, s.AIRFLOW_DB_PASSWORD.get_secret_value(), airflow_local.AIRFLOW_DB),
+        ]
         with psycopg.connect(
             host=str(self.pg_run), port=s.POSTGRES_PORT, user=PG_SUPERUSER, dbname="postgres", autocommit=True
         ) as conn:
-            role_exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [s.POSTGRES_USER]).fetchone()
-            verb = sql.SQL("ALTER" if role_exists else "CREATE")
-            conn.execute(
-                sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-                    verb, sql.Identifier(s.POSTGRES_USER), sql.Literal(s.POSTGRES_PASSWORD.get_secret_value())
-                )
-            )
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [s.POSTGRES_DB]).fetchone():
+            for role, password, database in owners:
+                role_exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+                verb = sql.SQL("ALTER" if role_exists else "CREATE")
                 conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(s.POSTGRES_DB), sql.Identifier(s.POSTGRES_USER)
-                    )
+                    sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(verb, sql.Identifier(role), sql.Literal(password))
                 )
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+                    )
 
     # ----------------------------------------------------------------------------- supervisord
     def _write_supervisor_conf(self, names) -> None:
@@ -381,6 +458,7 @@ class LocalStack:
                 f"stopsignal={program.stopsignal}",
                 "stopwaitsecs=60",
                 "startsecs=2",
+                f"autostart={str(program.autostart).lower()}",
                 "autorestart=true",
                 "redirect_stderr=true",
                 f"stdout_logfile={self.log_dir / (program.name + '.log')}",
@@ -404,10 +482,11 @@ class LocalStack:
                 raise StackError(f"supervisord did not answer; see {self.log_dir / 'supervisord.log'}")
             time.sleep(0.2)
 
-    def wait_healthy(self, timeout: float = 180) -> None:
+    def wait_healthy(self, names: tuple[str, ...] | None = None, timeout: float = 240) -> None:
+        """Until every service (those named) answers its check."""
         deadline = time.monotonic() + timeout
         while True:
-            statuses = self.status()
+            statuses = [s for s in self.status() if names is None or s.name in names]
             if all(s.healthy for s in statuses):
                 return
             if time.monotonic() > deadline:
@@ -440,11 +519,11 @@ class LocalStack:
     # ---------------------------------------------------------------------------------- status
     def status(self) -> list[ServiceStatus]:
         if not self._supervisor_running():
-            return [ServiceStatus(name, "STOPPED", False, "not started") for name in CORE + USER_INTERFACES]
+            return [ServiceStatus(name, "STOPPED", False, "not started") for name in CORE + PLATFORM]
         states = self._process_states()
         return [
             self._check(program.name, states.get(program.name, "UNKNOWN"), program.check)
-            for program in self._programs([n for n in CORE + USER_INTERFACES if n in states])
+            for program in self._programs([n for n in CORE + PLATFORM if n in states])
         ]
 
     @staticmethod
@@ -474,23 +553,69 @@ class LocalStack:
 
     # ------------------------------------------------------------------------------------ stop
     def stop(self) -> bool:
-        """Stop every service and supervisord itself; False when nothing was running."""
+        """Stop every service and supervisord itself, then whatever they started that outlived them;
+        False when nothing was running."""
         if not self._supervisor_running():
             return False
         pid_file = self.state_dir / "supervisord.pid"
         pid = int(pid_file.read_text()) if pid_file.exists() else None
+        descendants = _descendants(pid) if pid else []
+        # Airflow runs each task in a session of its own (a load's spark-submit and driver, say), out of
+        # reach of its program's process group. Tasks first, then Airflow, while the databases answer.
+        own_session = os.getsid(pid) if pid else None
+        _terminate([p for p in descendants if _session(p) not in (None, own_session)])
+        self._stop_programs([name for name in airflow_local.COMPONENTS if name in self._process_states()])
         self._supervisor().supervisor.shutdown()
         deadline = time.monotonic() + 120
-        while pid and _pid_alive(pid):
+        while pid and psutil.pid_exists(pid):
             if time.monotonic() > deadline:
                 raise StackError(f"supervisord (pid {pid}) did not stop; see {self.log_dir}")
             time.sleep(0.2)
+        _terminate(descendants)
         return True
 
+    def _stop_programs(self, names: list[str], timeout: float = 90) -> None:
+        rpc = self._supervisor().supervisor
+        for name in names:
+            try:
+                rpc.stopProcess(name, False)
+            except xmlrpc.client.Fault as exc:
+                if "NOT_RUNNING" not in exc.faultString:
+                    raise
+        deadline = time.monotonic() + timeout
+        while any(self._process_states()[name] == "STOPPING" for name in names) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
-def _pid_alive(pid: int) -> bool:
+
+def _session(process: psutil.Process) -> int | None:
     try:
-        os.kill(pid, 0)
+        return os.getsid(process.pid)
     except ProcessLookupError:
-        return False
-    return True
+        return None
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _terminate(processes: list[psutil.Process], grace: float = 10) -> None:
+    """TERM what still runs of `processes` (each checked to be the very process, not a reused pid),
+    then KILL what is left after `grace` seconds."""
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running():
+                process.terminate()
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    _, left = psutil.wait_procs(alive, timeout=grace)
+    for process in left:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(left, timeout=5)

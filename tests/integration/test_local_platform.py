@@ -1,18 +1,27 @@
-"""`make run`'s stack as a user meets it: every UI answers behind its login, data flows on schedule
-from ingest to warehouse through Asset events, a second start starts no twins, stop leaves nothing."""
+"""`make run`'s stack as a user meets it: compose's topology (Airflow as four components on PostgreSQL, a
+Spark master and worker), every UI behind its login, data flowing on schedule from ingest to warehouse
+through Asset events and the Spark cluster, every listener on loopback, a second start starting no twins,
+and stop leaving nothing."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 import shutil
 import subprocess
 import time
+from urllib.parse import quote
 
+import psutil
 import psycopg
 import pytest
 import requests
+from pymongo import MongoClient
 
-from market_weather.stack.services import LocalStack, isolated_settings
+from market_weather.contract import COINCAP_ASSETS
+from market_weather.stack import spark_cluster
+from market_weather.stack.services import CORE, PG_SUPERUSER, PLATFORM, LocalStack, isolated_settings
 from tests.integration.conftest import open_state_dir
 
 
@@ -32,6 +41,7 @@ def platform():
     )
     stack = LocalStack(settings)
     assert stack.start(full=True) is True
+    stack.listeners_seen = set()  # type: ignore[attr-defined]
     yield stack
     stack.stop()
     shutil.rmtree(state, ignore_errors=True)
@@ -58,17 +68,67 @@ def airflow_api(stack: LocalStack) -> AirflowApi:
     return AirflowApi(base, token.json()["access_token"])
 
 
+def processes(stack: LocalStack) -> list[tuple[psutil.Process, str]]:
+    """Every process of the stack with its command line: supervisord and its descendants, tasks and
+    their Spark drivers and executors included (those that end while they are listed are left out)."""
+    supervisord = psutil.Process(int((stack.state_dir / "supervisord.pid").read_text()))
+    found = []
+    for process in [supervisord, *supervisord.children(recursive=True)]:
+        try:
+            found.append((process, " ".join(process.cmdline())))
+        except psutil.Error:
+            continue
+    return found
+
+
+def listeners(stack: LocalStack) -> set[tuple[str, str, int]]:
+    """(process, address, port) of every socket listening in a process of the stack."""
+    found = set()
+    for process, command in processes(stack):
+        try:
+            for conn in process.net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    found.add((command[:160], conn.laddr.ip, conn.laddr.port))
+        except psutil.Error:
+            continue
+    stack.listeners_seen |= found  # type: ignore[attr-defined]
+    return found
+
+
 def test_every_service_is_healthy(platform):
     # Airflow's health is its components' heartbeats: on 2 busy cores one can lag a beat after the start.
     platform.wait_healthy(timeout=120)
     statuses = platform.status()
-    assert {s.name: s.healthy for s in statuses} == {
-        "postgres": True,
-        "lake": True,
-        "airflow": True,
-        "mongo_express": True,
-        "pgadmin": True,
-    }, [s.detail for s in statuses]
+    assert {s.name: s.healthy for s in statuses} == dict.fromkeys(CORE + PLATFORM, True), [s.detail for s in statuses]
+
+
+def test_airflow_runs_as_its_four_components_on_postgres(platform):
+    commands = [command for _, command in processes(platform)]
+    for component in ("scheduler --skip-serve-logs", "dag-processor", "triggerer --skip-serve-logs"):
+        assert any(c.endswith(f"bin/airflow {component}") for c in commands), (component, commands)
+    assert any("api_server" in c or c.endswith("bin/airflow api-server") for c in commands), commands
+    assert not any("standalone" in c for c in commands)
+    s = platform.settings
+    with psycopg.connect(host=str(platform.pg_run), port=s.POSTGRES_PORT, user=PG_SUPERUSER, dbname="airflow") as conn:
+        owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'airflow'").fetchone()[0]
+        deadline = time.monotonic() + 120  # the dag-processor parses the folder after it starts
+        while len(dags := {row[0] for row in conn.execute("SELECT dag_id FROM dag")}) < 4:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(3)
+    assert owner == s.AIRFLOW_DB_USER
+    assert dags == {"ingest_coincap", "ingest_openweather", "lake_to_warehouse", "backfill_history"}
+
+
+def test_airflow_keys_are_made_once_for_the_owner_alone(platform):
+    keys = platform.airflow_home / "secrets.json"
+    assert keys.stat().st_mode & 0o777 == 0o600
+    values = json.loads(keys.read_text())
+    for name in ("airflow_scheduler", "airflow_apiserver"):
+        env = json.loads((platform.state_dir / f"{name}.env.json").read_text())
+        assert env["AIRFLOW__CORE__FERNET_KEY"] == values["fernet_key"]
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == values["jwt_secret"]
+    assert platform.start(full=True) is False and json.loads(keys.read_text()) == values
 
 
 def test_airflow_is_healthy_with_our_dags_unpaused(platform):
@@ -97,16 +157,60 @@ def test_data_flows_from_the_schedules_to_the_warehouse(platform):
     deadline = time.monotonic() + 420
     runs = []
     while time.monotonic() < deadline:
+        listeners(platform)  # a load's driver and executors listen too: sample them while they run
         runs = api.get(f"{api.base}/api/v2/dags/lake_to_warehouse/dagRuns", timeout=10).json()["dag_runs"]
         if any(r["state"] == "success" for r in runs):
             break
         if any(r["state"] == "failed" for r in runs):
             pytest.fail(f"lake_to_warehouse failed; see {platform.log_dir}")
-        time.sleep(10)
+        time.sleep(3)
     assert any(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs), runs
     with psycopg.connect(**platform.settings.postgres_conninfo) as conn:
         assert conn.execute("SELECT count(*) FROM assets").fetchone()[0] == 2
         assert conn.execute("SELECT count(*) FROM etl_runs WHERE status = 'success'").fetchone()[0] >= 1
+
+    # It ran on the cluster: the master lists its worker alive and the load among completed applications.
+    cluster = spark_cluster.cluster_state(platform.settings)
+    assert [w["state"] for w in cluster["workers"]] == ["ALIVE"]
+    assert "lake_to_warehouse" in {app["name"] for app in cluster["completedapps"]}, cluster["completedapps"]
+
+    # Its log opens in the UI, read from the shared log folder (no log server runs).
+    done = next(r for r in runs if r["state"] == "success")
+    logs = api.get(
+        f"{api.base}/api/v2/dags/lake_to_warehouse/dagRuns/{quote(done['dag_run_id'], safe='')}"
+        "/taskInstances/load_warehouse/logs/1",
+        headers={"Accept": "application/json"},
+        timeout=30,
+    )
+    assert logs.status_code == 200
+    events = " ".join(str(line.get("event", "")) for line in logs.json()["content"])
+    assert "spark://127.0.0.1" in events and "lake_to_warehouse" in events
+
+
+def test_every_listener_of_the_stack_is_on_loopback(platform):
+    seen = platform.listeners_seen | listeners(platform)
+    elsewhere = set()
+    for process, address, port in seen:
+        ip = ipaddress.ip_address(address)
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        if str(ip) != "127.0.0.1":
+            elsewhere.add((process, address, port))
+    assert not elsewhere, f"listening beyond 127.0.0.1: {sorted(elsewhere)}"
+    s = platform.settings
+    documented = {
+        s.POSTGRES_PORT,
+        platform.lake_port,
+        s.AIRFLOW_UI_PORT,
+        s.MONGO_EXPRESS_PORT,
+        s.PGADMIN_PORT,
+        s.SPARK_MASTER_PORT,
+        s.SPARK_MASTER_UI_PORT,
+        s.SPARK_WORKER_UI_PORT,
+    }
+    assert documented <= {port for _, _, port in seen}
+    assert not {8793, 8794} & {port for _, _, port in seen}, "no Airflow log server"
+    drivers = [entry for entry in seen if "SparkSubmit" in entry[0] or "CoarseGrainedExecutor" in entry[0]]
+    assert drivers or len(seen) > len(documented), "a load's driver was seen listening at least once"
 
 
 def test_mongo_express_lists_the_lake_behind_basic_auth(platform):
@@ -116,6 +220,24 @@ def test_mongo_express_lists_the_lake_behind_basic_auth(platform):
     assert requests.get(url, auth=(s.MONGO_EXPRESS_USER, "wrong"), timeout=10).status_code == 401
     page = requests.get(url, auth=(s.MONGO_EXPRESS_USER, s.MONGO_EXPRESS_PASSWORD.get_secret_value()), timeout=10)
     assert page.status_code == 200 and 'href="/db/lake/"' in page.text
+
+
+def test_mongo_express_is_read_only(platform):
+    """The lake is raw data the pipeline owns: no delete or edit in the browser, and deletes refused."""
+    s = platform.settings
+    auth = (s.MONGO_EXPRESS_USER, s.MONGO_EXPRESS_PASSWORD.get_secret_value())
+    base = f"http://127.0.0.1:{s.MONGO_EXPRESS_PORT}/db/{s.MONGO_DB}/{COINCAP_ASSETS}"
+    with MongoClient[dict](s.MONGO_URI) as client:
+        collection = client[s.MONGO_DB][COINCAP_ASSETS]
+        deadline = time.monotonic() + 180  # ingest_coincap writes every minute
+        while (before := collection.count_documents({})) == 0 and time.monotonic() < deadline:
+            time.sleep(5)
+        assert before > 0, "the schedules wrote documents by now"
+        page = requests.get(base, auth=auth, timeout=30)
+        assert page.status_code == 200
+        assert "Delete all" not in page.text and "New Document" not in page.text
+        requests.delete(base, auth=auth, timeout=30)  # what its "Delete all documents" button sends
+        assert collection.count_documents({}) >= before
 
 
 def test_pgadmin_logs_in_and_has_the_warehouse_registered(platform):
@@ -159,6 +281,7 @@ def test_stop_leaves_nothing_running(platform):
     leftovers = subprocess.run(["pgrep", "-f", str(platform.state_dir)], capture_output=True, text=True).stdout
     assert leftovers == ""
     s = platform.settings
-    for port in (s.POSTGRES_PORT, s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT):
+    ports = (s.POSTGRES_PORT, s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT)
+    for port in ports:
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/", timeout=2)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from market_weather.settings import PROJECT_ROOT, load_settings
-from market_weather.stack.services import LocalStack, StackError, free_port
+from market_weather.stack.services import CORE, PG_SUPERUSER, PLATFORM, LocalStack, StackError, free_port
 from tests.conftest import run_module
 
 
@@ -57,9 +57,7 @@ def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
     finally:
         assert local.stop() is True
     # Every service of the stack is listed, the two it ran among them, all stopped.
-    assert {s.name: s.state for s in local.status()} == dict.fromkeys(
-        ("postgres", "lake", "airflow", "mongo_express", "pgadmin"), "STOPPED"
-    )
+    assert {s.name: s.state for s in local.status()} == dict.fromkeys(CORE + PLATFORM, "STOPPED")
     leftovers = subprocess.run(["pgrep", "-f", str(state_dir)], capture_output=True, text=True).stdout.split()
     assert leftovers == []
     assert local.stop() is False
@@ -75,7 +73,7 @@ def test_cli_status_exits_non_zero_when_nothing_runs(tmp_path):
     result = run_module(env, "market_weather.stack", "status")
     assert result.returncode == 1
     assert "DOWN postgres" in result.stdout and "DOWN lake" in result.stdout
-    for service in ("airflow", "mongo_express", "pgadmin"):
+    for service in ("spark_master", "spark_worker", "airflow_apiserver", "airflow_scheduler", "mongo_express"):
         assert f"DOWN {service}" in result.stdout, "every service of the stack is listed"
 
 
@@ -83,7 +81,7 @@ def test_make_status_lists_the_services_without_makes_error_line(tmp_path):
     env = {**os.environ, "LOCAL_STATE_DIR": str(tmp_path)}
     result = subprocess.run(["make", "-s", "status"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0 and "make:" not in result.stdout + result.stderr
-    assert result.stdout.count("DOWN ") == 5
+    assert result.stdout.count("DOWN ") == len(CORE + PLATFORM) == 10
 
 
 def test_cli_reports_a_malformed_setting_by_name(tmp_path):
@@ -91,3 +89,24 @@ def test_cli_reports_a_malformed_setting_by_name(tmp_path):
     result = run_module(env, "market_weather.stack", "status")
     assert result.returncode == 2
     assert "POSTGRES_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def as_nobody(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["runuser", "-u", "nobody", "--", *argv], capture_output=True, text=True)
+
+
+def test_postgres_lets_no_other_local_user_in(stack):
+    """Its socket is for the server's user alone; over TCP every role needs its password."""
+    s = stack.settings
+    assert stack.pg_run.stat().st_mode & 0o777 == 0o700
+    socket_file = stack.pg_run / f".s.PGSQL.{s.POSTGRES_PORT}"
+    assert socket_file.stat().st_mode & 0o777 == 0o700
+    if os.geteuid() != 0:
+        pytest.fail("run as root to try the cluster as another OS user (CI does)")
+    psql = ["psql", "-w", "-p", str(s.POSTGRES_PORT), "-U", PG_SUPERUSER, "-d", "postgres", "-c", "SELECT 1"]
+    by_socket = as_nobody(*psql, "-h", str(stack.pg_run))
+    assert by_socket.returncode != 0 and "Permission denied" in by_socket.stderr
+    by_tcp = as_nobody(*psql, "-h", "127.0.0.1")
+    assert by_tcp.returncode != 0 and "no password supplied" in by_tcp.stderr
+    guessed = as_nobody("env", "PGPASSWORD=guess", *psql, "-h", "127.0.0.1")
+    assert guessed.returncode != 0 and "password authentication failed" in guessed.stderr

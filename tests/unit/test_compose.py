@@ -165,11 +165,8 @@ def test_settings_names_are_the_ones_the_settings_module_reads():
     compose_only = {
         "MONGO_ROOT_USER",
         "MONGO_ROOT_PASSWORD",
-        "AIRFLOW_DB_USER",
-        "AIRFLOW_DB_PASSWORD",
         "AIRFLOW_FERNET_KEY",
         "AIRFLOW_JWT_SECRET",
-        "SPARK_MASTER_UI_PORT",
         "MONGO_PORT",
     }
     assert set(ENV) - fields == compose_only

@@ -6,6 +6,7 @@ from dotenv import dotenv_values
 from market_weather import settings as settings_module
 from market_weather.settings import (
     PROJECT_ROOT,
+    AirflowSettings,
     ApiSettings,
     LakeSettings,
     Location,
@@ -22,7 +23,16 @@ from market_weather.settings import (
 )
 
 BASE = {"POSTGRES_PASSWORD": "pw", "_env_file": None}
-GROUPS = (LakeSettings, WarehouseSettings, ApiSettings, ProducerSettings, ScheduleSettings, SparkSettings, UiSettings)
+GROUPS = (
+    LakeSettings,
+    WarehouseSettings,
+    ApiSettings,
+    ProducerSettings,
+    ScheduleSettings,
+    SparkSettings,
+    UiSettings,
+    AirflowSettings,
+)
 
 
 def without_warehouse_password(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:

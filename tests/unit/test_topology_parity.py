@@ -1,0 +1,146 @@
+"""One topology in both modes: the local stack's program definitions and docker-compose.yml agree on the
+components, their commands, Airflow's settings, the connections, the Spark cluster, the databases and the
+migrations. A change to one file that the other does not follow fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyspark
+import pytest
+
+from market_weather.orchestration.connections import SPARK_CONN_ID, airflow_connections
+from market_weather.settings import PROJECT_ROOT, load_settings
+from market_weather.stack import airflow_local, mongo_express, spark_cluster
+from market_weather.stack.services import AFTER_API_SERVER, COMPOSE_SERVICES, CORE, PLATFORM, LocalStack
+from tests.unit.test_compose import ENV, ONE_SHOT, SERVICES, interpolate
+
+AIRFLOW_ENV = {name: interpolate(str(value)) for name, value in SERVICES["airflow-scheduler"]["environment"].items()}
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """The local stack's programs as `make run` would write them, on settings of the .env defaults."""
+    state = tmp_path_factory.mktemp("state")
+    stack = LocalStack(load_settings(LOCAL_STATE_DIR=state))
+    return {program.name: program for program in stack._programs(CORE + PLATFORM)}
+
+
+def test_every_compose_service_is_a_local_program_and_back():
+    assert sorted(COMPOSE_SERVICES) == sorted(CORE + PLATFORM)
+    assert sorted(COMPOSE_SERVICES.values()) == sorted(set(SERVICES) - ONE_SHOT)
+
+
+@pytest.mark.parametrize("program", airflow_local.COMPONENTS)
+def test_airflow_components_run_the_same_command(local, program):
+    compose = SERVICES[COMPOSE_SERVICES[program]]["command"]
+    argv = local[program].command
+    assert Path(argv[0]).name == compose[0] == "airflow"
+    assert argv[1:] == compose[1:], "same subcommand and options (log server off where logs are shared)"
+
+
+def test_airflow_settings_have_the_same_names_in_both_modes(local):
+    for program in airflow_local.COMPONENTS:
+        names = {name for name in local[program].environment if name.startswith("AIRFLOW__")}
+        assert names == {name for name in AIRFLOW_ENV if name.startswith("AIRFLOW__")}, program
+
+
+def test_airflow_settings_have_the_same_values_where_the_modes_can_agree(local):
+    """What differs is a host name or a path of the container; everything else is the one `shared_config`."""
+    expected = airflow_local.shared_config(
+        sql_alchemy_conn=(
+            f"postgresql+psycopg2://{ENV['AIRFLOW_DB_USER']}:{ENV['AIRFLOW_DB_PASSWORD']}"
+            f"@postgres:5432/{airflow_local.AIRFLOW_DB}"
+        ),
+        execution_api="http://airflow-apiserver:8080/execution/",
+        dags_folder="/opt/platform/dags",
+        passwords_file="/opt/airflow/auth/passwords.json",
+        admin_user=str(ENV["AIRFLOW_ADMIN_USER"]),
+    )
+    assert {name: AIRFLOW_ENV[name] for name in expected} == expected
+    env = local["airflow_scheduler"].environment
+    port = env["AIRFLOW__API__PORT"]
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith(f"@127.0.0.1:{ENV['POSTGRES_PORT']}/airflow")
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://127.0.0.1:{port}/execution/"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1" and AIRFLOW_ENV["AIRFLOW__API__HOST"] == "0.0.0.0"
+    assert AIRFLOW_ENV["AIRFLOW__API__BASE_URL"] == env["AIRFLOW__API__BASE_URL"] == f"http://127.0.0.1:{port}"
+
+
+def test_every_airflow_program_shares_one_set_of_keys(local):
+    keys = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET")
+    values = {tuple(local[p].environment[k] for k in keys) for p in airflow_local.COMPONENTS}
+    assert len(values) == 1 and all(values.pop())
+    for name in airflow_local.COMPONENTS:
+        service = SERVICES[COMPOSE_SERVICES[name]]["environment"]
+        assert [service[k] for k in keys] == ["${AIRFLOW_FERNET_KEY}", "${AIRFLOW_JWT_SECRET}"]
+
+
+def test_airflow_components_wait_for_the_api_server_in_both_modes():
+    waits = {
+        name
+        for name in airflow_local.COMPONENTS
+        if SERVICES[COMPOSE_SERVICES[name]].get("depends_on", {}).get("airflow-apiserver")
+        == {"condition": "service_healthy"}
+    }
+    assert waits == set(AFTER_API_SERVER)
+
+
+def test_the_connections_point_at_each_modes_own_services(local):
+    env = local["airflow_scheduler"].environment
+    settings = load_settings(**{name: value for name, value in env.items() if not name.startswith("AIRFLOW")})
+    assert {name: env[name] for name in airflow_connections(settings)} == airflow_connections(settings)
+    spark = f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}"
+    assert '"host": "spark://127.0.0.1:7077"' in env[spark], "the load goes to the local master"
+    assert '"host": "spark://spark-master:7077"' in AIRFLOW_ENV[spark]
+    assert {name for name in env if name.startswith("AIRFLOW_CONN_")} == {
+        name for name in AIRFLOW_ENV if name.startswith("AIRFLOW_CONN_")
+    }
+
+
+def test_the_spark_cluster_is_a_master_and_a_worker_of_one_version(local):
+    master, worker = SERVICES["spark-master"], SERVICES["spark-worker"]
+    assert master["command"][1] == local["spark_master"].command[1] == spark_cluster.MASTER_CLASS
+    assert worker["command"][1] == local["spark_worker"].command[1] == spark_cluster.WORKER_CLASS
+    assert Path(local["spark_master"].command[0]).parent.parent == Path(pyspark.__file__).parent
+    for image in (master["image"], worker["image"]):
+        assert image.split(":")[1].split("-")[0] == pyspark.__version__
+    # The worker offers what the same settings say in both modes.
+    command = local["spark_worker"].command
+    offered = {"cores": command[command.index("--cores") + 1], "memory": command[command.index("--memory") + 1]}
+    assert offered == {"cores": ENV["SPARK_WORKER_CORES"], "memory": ENV["SPARK_WORKER_MEMORY"]}
+    assert worker["environment"]["SPARK_WORKER_CORES"] == "${SPARK_WORKER_CORES}"
+    assert worker["environment"]["SPARK_WORKER_MEMORY"] == "${SPARK_WORKER_MEMORY}"
+    assert master["ports"] == ["127.0.0.1:${SPARK_MASTER_UI_PORT}:8080"]
+
+
+def test_every_local_listener_binds_loopback(local):
+    for name, program in local.items():
+        assert all(host == "127.0.0.1" for host, _, _ in program.ports), name
+    for name in ("spark_master", "spark_worker"):
+        argv = local[name].command
+        assert argv[argv.index("--host") + 1] == "127.0.0.1"
+        assert local[name].environment["SPARK_LOCAL_IP"] == "127.0.0.1", "their web UIs bind this"
+    assert local["airflow_scheduler"].environment["SPARK_LOCAL_IP"] == "127.0.0.1", "the load's driver and UI"
+    assert "-c" in local["postgres"].command and "listen_addresses=127.0.0.1" in local["postgres"].command
+
+
+def test_airflows_database_is_made_alike_in_both_modes():
+    initdb = (PROJECT_ROOT / "docker" / "postgres" / "initdb.sh").read_text()
+    assert "AIRFLOW_DB_USER" in initdb and "AIRFLOW_DB_PASSWORD" in initdb
+    assert re.search(rf"CREATE DATABASE {airflow_local.AIRFLOW_DB}\b", initdb)
+    environment = SERVICES["postgres"]["environment"]
+    assert environment["AIRFLOW_DB_USER"] == "${AIRFLOW_DB_USER}"
+
+
+def test_both_modes_migrate_the_warehouse_with_the_same_module():
+    init = " ".join(SERVICES["airflow-init"]["command"])
+    assert "python -m market_weather.warehouse.migrate" in init
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    assert not any("migrations" in pattern or pattern.startswith("market_weather") for pattern in ignored)
+
+
+def test_mongo_express_is_read_only_in_both_modes(tmp_path):
+    _, env = mongo_express.command(load_settings(), tmp_path / "app.js")
+    compose = SERVICES["mongo-express"]["environment"]
+    assert env["ME_CONFIG_OPTIONS_READONLY"] == compose["ME_CONFIG_OPTIONS_READONLY"] == "true"
