@@ -7,13 +7,19 @@ import sys
 import typer
 
 from market_weather.settings import SettingsError, get_settings
-from market_weather.stack.services import LocalStack, StackError
+from market_weather.stack.services import LocalStack, StackError, bench_stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
 def _stack() -> LocalStack:
     return LocalStack(get_settings())
+
+
+def _stop_all(main: LocalStack) -> list[str]:
+    """Stop the bench stack, then the main one; a line for each that was running."""
+    stacks = (("bench stack", bench_stack(main.settings)), ("main stack", main))
+    return [f"stopped the {name} in {stack.state_dir}" for name, stack in stacks if stack.stop()]
 
 
 def _start(full: bool) -> LocalStack:
@@ -39,6 +45,7 @@ def run() -> None:
     for name, port, login, password in uis:
         typer.echo(f"  {name:<14} http://127.0.0.1:{port}   login {login}, password {password} in .env")
     typer.echo(
+        f"  Spark master   http://127.0.0.1:{s.SPARK_MASTER_UI_PORT}   the worker and every load (no login)\n"
         f"  PostgreSQL     127.0.0.1:{s.POSTGRES_PORT} database {s.POSTGRES_DB}, user {s.POSTGRES_USER}\n"
         f"  lake           {s.MONGO_URI} database {s.MONGO_DB}\n"
         "data flows on the DAG schedules (simulated unless API keys are set)."
@@ -64,14 +71,17 @@ def status() -> None:
 
 @app.command()
 def stop() -> None:
-    """Stop every service the project started."""
-    typer.echo("stopped" if _stack().stop() else "nothing was running")
+    """Stop every service the project started, those of a running bench too."""
+    typer.echo("\n".join(_stop_all(_stack())) or "nothing was running")
 
 
 @app.command()
 def clean() -> None:
-    """Stop every service, then delete all local data: warehouse, lake, logs, Airflow and pgAdmin state."""
-    removed = _stack().clean()
+    """Stop every service (a bench's too), then delete all local data: warehouse, lake, logs, UI and bench state."""
+    stack = _stack()
+    for line in _stop_all(stack):
+        typer.echo(line)
+    removed = stack.clean()
     typer.echo("\n".join(f"removed {path}" for path in removed) or "no local data to remove")
 
 

@@ -58,7 +58,15 @@ COMPOSE_SERVICES = {
     "pgadmin": "pgadmin",
 }
 
-__all__ = ["LocalStack", "ServiceStatus", "StackError", "find_postgres_bindir", "free_port", "isolated_settings"]
+__all__ = [
+    "LocalStack",
+    "ServiceStatus",
+    "StackError",
+    "bench_stack",
+    "find_postgres_bindir",
+    "free_port",
+    "isolated_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,12 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
     )
 
 
+def bench_stack(settings: Settings, **overrides: Any) -> LocalStack:
+    """The stack `make bench` runs beside the main one: in LOCAL_STATE_DIR/bench, on ports free when it
+    starts. Stopping it needs only that folder (supervisord answers on a socket there), not its ports."""
+    return LocalStack(isolated_settings(Path(settings.LOCAL_STATE_DIR) / "bench", **overrides))
+
+
 class LocalStack:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -157,8 +171,10 @@ class LocalStack:
     DATA = ("postgres", "lake", "logs", "airflow", "spark", "pgadmin", "bench")
 
     def clean(self) -> list[Path]:
-        """Stop everything, then delete the warehouse, the lake, logs and UI state; what was removed."""
+        """Stop everything (a bench's stack in the state folder too), then delete the warehouse, the lake,
+        logs and UI state; what was removed."""
         self.stop()
+        bench_stack(self.settings).stop()
         removed = []
         for name in self.DATA:
             path = self.state_dir / name
@@ -562,9 +578,9 @@ class LocalStack:
         descendants = _descendants(pid) if pid else []
         # Airflow runs each task in a session of its own (a load's spark-submit and driver, say), out of
         # reach of its program's process group. Tasks first, then Airflow, while the databases answer.
-        own_session = os.getsid(pid) if pid else None
-        _terminate([p for p in descendants if _session(p) not in (None, own_session)])
-        self._stop_programs([name for name in airflow_local.COMPONENTS if name in self._process_states()])
+        airflow = [name for name in airflow_local.COMPONENTS if name in self._process_states()]
+        _terminate([task for name in airflow for task in self._own_sessions(name)])
+        self._stop_programs(airflow)
         self._supervisor().supervisor.shutdown()
         deadline = time.monotonic() + 120
         while pid and psutil.pid_exists(pid):
@@ -573,6 +589,14 @@ class LocalStack:
             time.sleep(0.2)
         _terminate(descendants)
         return True
+
+    def _own_sessions(self, name: str) -> list[psutil.Process]:
+        """Descendants of a program that run in sessions of their own."""
+        pid = self._supervisor().supervisor.getProcessInfo(name)["pid"]
+        if not pid:
+            return []
+        session = _session(psutil.Process(pid))
+        return [p for p in _descendants(pid) if _session(p) not in (None, session)]
 
     def _stop_programs(self, names: list[str], timeout: float = 90) -> None:
         rpc = self._supervisor().supervisor

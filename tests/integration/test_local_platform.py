@@ -22,6 +22,7 @@ from pymongo import MongoClient
 from market_weather.contract import COINCAP_ASSETS
 from market_weather.stack import spark_cluster
 from market_weather.stack.services import CORE, PG_SUPERUSER, PLATFORM, LocalStack, isolated_settings
+from tests.conftest import run_module
 from tests.integration.conftest import open_state_dir
 
 
@@ -267,6 +268,19 @@ def test_pgadmin_logs_in_and_has_the_warehouse_registered(platform):
     assert (warehouse["host"], warehouse["db"], warehouse["username"]) == ("127.0.0.1", "warehouse", "warehouse")
     connected = session.post(f"{base}/browser/server/connect/{platform_group}/{warehouse['_id']}", json={}, timeout=20)
     assert connected.status_code == 200, "the stored password opens the server without asking"
+
+
+def test_make_run_on_a_running_stack_starts_nothing_and_prints_every_url(platform):
+    s = platform.settings
+    env = {**s.as_environment(), "PATH": "/usr/bin:/bin"}
+    result = run_module(env, "market_weather.stack", "run", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "already running; nothing started twice" in result.stdout
+    for port in (s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT):
+        assert f"http://127.0.0.1:{port}" in result.stdout, result.stdout
+    assert "Spark master" in result.stdout
+    for name in CORE + PLATFORM:
+        assert f"ok   {name}" in result.stdout, result.stdout
 
 
 def test_a_second_start_starts_no_twins(platform):
