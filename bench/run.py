@@ -10,16 +10,19 @@ README quotes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,14 +42,16 @@ from market_weather.lake import LakeWriter, ensure_lake_indexes
 from market_weather.producer import records, source_to_lake
 from market_weather.producer.simulated import SimulatedCoinCap
 from market_weather.settings import PROJECT_ROOT, Settings, get_settings
-from market_weather.stack.services import PG_SUPERUSER, LocalStack, isolated_settings
+from market_weather.stack.services import PG_SUPERUSER, bench_stack
 from market_weather.times import split_range
 from market_weather.warehouse import merge, runs
 from market_weather.warehouse.migrate import migrate
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 CADENCE_S = 60
-LOOKBACK_MINUTES = 1
+# The first load after a backfill's, as the schedule would run it: a minute's few documents, two minutes on.
+POST_BACKFILL_NEW_DOCS = 10
+POST_BACKFILL_WAIT_S = 120
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -104,30 +109,75 @@ class PeakRss:
 
 
 def run_measured(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run a command to its end; its wall time in seconds and peak RSS in MB (process tree)."""
+    """Run a command to its end; its wall time in seconds and peak RSS in MB (process tree).
+    Interrupted, the bench ends the command too rather than leave it running."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with PeakRss(proc.pid) as rss:
-        out, err = proc.communicate()
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{(out + err)[-3000:]}")
     return time.perf_counter() - start, rss.peak / 2**20
 
 
+def running(process: psutil.Process) -> bool:
+    """Still the process it was (not a reused pid), and not one that has ended and waits to be reaped."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop_by_pid(supervisord: psutil.Process, timeout: float = 300) -> None:
+    """Stop a supervisord that `LocalStack.stop` could not reach (its folder removed under it) or did not
+    wait for long enough: on TERM it stops its programs as on a shutdown; what outlives it is killed."""
+    log(f"supervisord (pid {supervisord.pid}) still runs: stopping it and what it started by pid")
+    try:
+        started = supervisord.children(recursive=True)
+        supervisord.terminate()
+    except psutil.NoSuchProcess:
+        return
+    _, alive = psutil.wait_procs([supervisord], timeout=timeout)
+    for process in [*alive, *started]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM ends the run as Ctrl-C does: through the finally blocks that stop what the bench started."""
+
+    def exit_(signum: int, frame: object) -> None:
+        log("terminated: no report written")
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class Bench:
-    def __init__(self, scale_name: str):
+    def __init__(self, scale_name: str, base: Settings | None = None):
+        """A bench whose stack lives in the bench folder of `base`'s LOCAL_STATE_DIR (the environment's settings
+        by default)."""
         self.scale_name, self.scale = scale_name, SCALES[scale_name]
-        base = get_settings()
-        state = Path(base.LOCAL_STATE_DIR) / "bench"
-        self.settings = isolated_settings(
-            state,
+        self.stack = bench_stack(
+            base or get_settings(),
             COINCAP_ASSETS="bitcoin,ethereum",
             OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522",
             INGEST_COINCAP_SCHEDULE="* * * * *",
             SPARK_MASTER="local[*]",
         )
-        self.stack = LocalStack(self.settings)
+        self.settings = self.stack.settings
         self.results: dict = {}
+        self.backfill_loaded_at = time.monotonic()
         self.sizes: dict = {}
 
     # ------------------------------------------------------------------------------ plumbing
@@ -222,6 +272,7 @@ class Bench:
         with timed(times, "producer"):
             points = self.history(settings, self.scale.backfill_points)
         job_s, _ = self.job(settings)
+        self.backfill_loaded_at = time.monotonic()
         total = times["producer"] + job_s
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             with timed(times, "read"):
@@ -315,30 +366,28 @@ class Bench:
         }
 
     def incremental_and_idle(self) -> None:
-        """10k new documents on top of everything already processed, vs the same on an empty lake."""
-        new = self.scale.incremental_new
+        """Loads as the schedule runs them, each beside the same load on a lake with no backfill: a few
+        new documents two minutes after the backfill's load, then `incremental_new` more; then an idle run."""
         later = START + timedelta(days=400)
-
-        def steady_state_run(settings: Settings) -> float:
-            """A run of `new` documents after a run of `new` others: the look-back of the measured run
-            holds the same previous batch on both lakes (not, on one, the bulk backfill's last minute)."""
-            self.history(settings, new, start=later)
-            self.job(settings)
-            self.history(settings, new, start=later + timedelta(days=30))
-            return self.job(settings)[0]
-
-        self.main = self.main.model_copy(update={"ETL_LOOKBACK_MINUTES": LOOKBACK_MINUTES})
-        on_top_s = steady_state_run(self.main)
-        empty = self.variant("bench_empty").model_copy(update={"ETL_LOOKBACK_MINUTES": LOOKBACK_MINUTES})
-        alone_s = steady_state_run(empty)
+        time.sleep(max(0.0, POST_BACKFILL_WAIT_S - (time.monotonic() - self.backfill_loaded_at)))
+        seconds: dict[str, tuple[float, float]] = {}
+        for name, settings in (("backfilled", self.main), ("no_backfill", self.variant("bench_empty"))):
+            self.history(settings, POST_BACKFILL_NEW_DOCS, start=later)
+            few_s = self.job(settings)[0]
+            self.history(settings, self.scale.incremental_new, start=later + timedelta(days=30))
+            seconds[name] = (few_s, self.job(settings)[0])
         idle_s, _ = self.job(self.main)
+        (few_on_top, many_on_top), (few_alone, many_alone) = seconds["backfilled"], seconds["no_backfill"]
         self.results |= {
-            "incremental_new_docs": new,
+            "post_backfill_new_docs": POST_BACKFILL_NEW_DOCS,
+            "post_backfill_seconds": few_on_top,
+            "post_backfill_seconds_no_backfill": few_alone,
+            "post_backfill_incremental_ratio": few_on_top / few_alone,
+            "incremental_new_docs": self.scale.incremental_new,
             "incremental_already_processed_docs": self.results["backfill_points"],
-            "incremental_seconds_on_top": on_top_s,
-            "incremental_seconds_empty_lake": alone_s,
-            "incremental_cost_ratio": on_top_s / alone_s,
-            "incremental_lookback_minutes": LOOKBACK_MINUTES,
+            "incremental_seconds_on_top": many_on_top,
+            "incremental_seconds_empty_lake": many_alone,
+            "incremental_cost_ratio": many_on_top / many_alone,
             "idle_run_seconds": idle_s,
             "idle_run_share_of_cadence": idle_s / CADENCE_S,
         }
@@ -456,10 +505,47 @@ class Bench:
 
     def run(self) -> Path:
         log(f"bench scale {self.scale_name}: {asdict(self.scale)}")
+        with sigterm_as_exit(), self.stack_running():
+            self.measure()
+            machine = self.machine()
+        return self.write(machine)
+
+    @contextmanager
+    def stack_running(self) -> Iterator[None]:
+        """The bench stack, started empty and stopped however the run ends: done, failed (its own start
+        too), Ctrl-C or SIGTERM. BENCH_KEEP=1 leaves it running to look into."""
         # From an empty lake and warehouse every time: the lake server does not give back the space of
         # dropped databases, and a lake grown by earlier runs writes several times slower.
         self.stack.clean()
-        self.stack.start()
+        supervisord = None
+        try:
+            self.stack.start()
+            supervisord = self.supervisord()
+            yield
+        finally:
+            self.stop_stack(supervisord or self.supervisord())
+
+    def supervisord(self) -> psutil.Process | None:
+        """The bench stack's supervisord while it runs, known by its pid file and its configuration."""
+        try:
+            process = psutil.Process(int((self.stack.state_dir / "supervisord.pid").read_text()))
+            return process if str(self.stack.conf_path) in process.cmdline() else None
+        except (OSError, ValueError, psutil.Error):
+            return None
+
+    def stop_stack(self, supervisord: psutil.Process | None) -> None:
+        if os.environ.get("BENCH_KEEP"):
+            log(f"BENCH_KEEP is set: the bench stack keeps running in {self.stack.state_dir} (make stop stops it)")
+            return
+        log("stopping the bench stack")
+        try:
+            self.stack.stop()
+        finally:
+            if supervisord is not None and running(supervisord):
+                stop_by_pid(supervisord)
+
+    def measure(self) -> None:
+        """Every figure in turn; a failed one ends the run but keeps what was measured before it."""
         try:
             log("lake ingest: producer write path vs raw insert_many")
             self.lake_ingest()
@@ -481,12 +567,6 @@ class Bench:
             # Keep what was measured: a late failure must not throw away the earlier figures.
             self.results["error"] = f"{type(exc).__name__}: {exc}"
             log(f"stopped early: {self.results['error']}")
-        try:
-            machine = self.machine()
-        finally:
-            if not os.environ.get("BENCH_KEEP"):
-                self.stack.stop()
-        return self.write(machine)
 
     def write(self, machine: dict) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -512,10 +592,11 @@ ROWS = [
     ("backfill_points_per_s", "simulated history through lake → Spark → warehouse", "points/s"),
     ("backfill_floor_ratio", "that ÷ the slower raw floor (lake read, warehouse COPY)", "ratio"),
     (
-        "incremental_cost_ratio",
-        "10k new docs on top of the backfill ÷ on an empty lake (wall time, 1-min look-back)",
+        "post_backfill_incremental_ratio",
+        "10 new docs, the first load 2 min after the backfill's ÷ on a lake with no backfill (wall time)",
         "ratio",
     ),
+    ("incremental_cost_ratio", "10k new docs on top of the backfill ÷ on a lake with no backfill (wall time)", "ratio"),
     ("idle_run_seconds", "job with nothing new, cold start", "s"),
     ("idle_run_share_of_cadence", "that ÷ the 1-minute cadence", "ratio"),
     ("freshness_p50_s", "fetched_at → visible in the warehouse, median", "s"),
@@ -573,7 +654,11 @@ def main() -> int:
     if scale not in SCALES:
         print(f"error: BENCH_SCALE must be one of {', '.join(SCALES)}", file=sys.stderr)
         return 2
-    path = Bench(scale).run()
+    try:
+        path = Bench(scale).run()
+    except KeyboardInterrupt:
+        print("interrupted: no report written", file=sys.stderr)
+        return 130
     print(path.with_suffix(".md").read_text())
     print(f"report: {path}")
     return 1 if "error" in json.loads(path.read_text())["results"] else 0

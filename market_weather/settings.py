@@ -188,10 +188,11 @@ class ScheduleSettings(SettingsGroup):
 
 
 class SparkSettings(SettingsGroup):
-    """The Spark job: where it runs, its jars, its look-back, and the state folder its log goes to."""
+    """The Spark job: where it runs, its jars, its late-write window, and the state folder its log goes to."""
 
-    # At least a minute: the look-back is what reads documents written after a run looked past them.
-    ETL_LOOKBACK_MINUTES: int = Field(15, ge=1)
+    # How long a lake write may take to become visible: a run counts this window before its cut-off,
+    # and the next one reads it again when its count changed (a late write landed there).
+    ETL_LATE_WRITE_SECONDS: int = Field(30, ge=1, le=3600)
     SPARK_MASTER: str = "local[*]"
     # Where executors on other machines reach the driver (client mode on a cluster); unset locally.
     SPARK_DRIVER_HOST: str | None = None

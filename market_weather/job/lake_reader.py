@@ -1,6 +1,7 @@
-"""The job's side of the lake: what is new there, the windowed Spark read, and dead letters for rejects.
+"""The job's side of the lake: what was written there, the windowed Spark read, and dead letters for rejects.
 
-Windows are on `fetched_at`, (lo, hi], and walk its index in every raw collection.
+Windows are on the time each document was written, [lo, hi): the time of its ObjectId `_id`, which
+the producer's driver stamps as it writes. They walk the lake's write-order index (`lake.WRITE_ORDER_INDEX`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bson import ObjectId
-from pymongo import DESCENDING
 from pymongo.database import Database
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
@@ -22,7 +22,6 @@ from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS
 from market_weather.job.schemas import CORRUPT_RECORD, RAW_SCHEMAS
 from market_weather.lake import LakeWriter, chunks
 from market_weather.settings import Settings
-from market_weather.times import as_utc
 from market_weather.warehouse.runs import JOB
 
 DEAD_LETTER_BATCH = 5_000
@@ -30,37 +29,33 @@ DEAD_LETTER_BATCH = 5_000
 # connector collection statistics and a count over the whole collection on every run.
 SINGLE_PARTITION_MAX_DOCS = 100_000
 PARTITIONERS = "com.mongodb.spark.sql.connector.read.partitioner."
-# The look-back is counted per collection up to here: beyond it (a bulk backfill fetched within
-# minutes) counting costs more than it tells, and late writes there are not looked for.
-TAIL_COUNT_MAX = 200_000
+# The late-write window is counted up to here: beyond it (a bulk write in the seconds before a run)
+# counting costs more than it tells, and late writes there are not looked for.
+LATE_COUNT_MAX = 200_000
 
 
-def newest_fetched_at(db: Database, after: datetime | None = None) -> datetime | None:
-    """The newest `fetched_at` in the raw collections, looking only past `after` when given.
-
-    Bounding the index range keeps an idle check cheap however large the lake grows.
-    """
-    query = {FETCHED_AT: {"$gt": after}} if after else {}
-    found = (db[name].find_one(query, {FETCHED_AT: 1}, sort=[(FETCHED_AT, DESCENDING)]) for name in RAW_COLLECTIONS)
-    return max((as_utc(doc[FETCHED_AT]) for doc in found if doc), default=None)
-
-
-def _fetched_window(lo: datetime | None, hi: datetime) -> dict:
-    window: dict = {"$lte": hi}
+def _written(lo: datetime | None, hi: datetime) -> dict:
+    """The filter of documents written in [lo, hi), on `_id`."""
+    window: dict = {"$lt": ObjectId.from_datetime(hi)}
     if lo is not None:
-        window["$gt"] = lo
-    return {FETCHED_AT: window}
+        window["$gte"] = ObjectId.from_datetime(lo)
+    return {"_id": window}
 
 
-def count_fetched(db: Database, lo: datetime | None, hi: datetime, limit: int = 0) -> dict[str, int]:
-    """Raw documents per collection with `fetched_at` in (lo, hi], counted on the index (at most `limit`)."""
+def written_since(db: Database, lo: datetime | None, hi: datetime) -> bool:
+    """Whether any raw document was written in [lo, hi): one short index probe per collection."""
+    return any(db[name].find_one(_written(lo, hi), {"_id": 1}) is not None for name in RAW_COLLECTIONS)
+
+
+def count_written(db: Database, lo: datetime | None, hi: datetime, limit: int = 0) -> dict[str, int]:
+    """Raw documents per collection written in [lo, hi), counted on the write-order index (at most `limit`)."""
     options: dict[str, Any] = {"limit": limit} if limit else {}
-    return {name: db[name].count_documents(_fetched_window(lo, hi), **options) for name in RAW_COLLECTIONS}
+    return {name: db[name].count_documents(_written(lo, hi), **options) for name in RAW_COLLECTIONS}
 
 
-def count_tail(db: Database, lo: datetime, hi: datetime) -> int:
-    """Raw documents fetched in a look-back (lo, hi], all collections together."""
-    return sum(count_fetched(db, lo, hi, limit=TAIL_COUNT_MAX).values())
+def count_late_window(db: Database, lo: datetime, hi: datetime) -> int:
+    """Raw documents written in a late-write window [lo, hi), all collections together."""
+    return sum(count_written(db, lo, hi, limit=LATE_COUNT_MAX).values())
 
 
 def connector_uri(mongo_uri: str) -> str:
@@ -79,14 +74,11 @@ def connector_uri(mongo_uri: str) -> str:
 def read_collection(
     spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime, docs: int
 ) -> DataFrame:
-    """Documents of one collection fetched in (lo, hi]; `docs` is how many (or a floor of it)."""
+    """Documents of one collection written in [lo, hi); `docs` is how many (or a floor of it)."""
 
-    def bson_date(moment: datetime) -> dict:
-        return {"$date": {"$numberLong": str(int(moment.timestamp() * 1000))}}
+    def extended_json(window: dict) -> dict:
+        return {op: {"$oid": str(bound)} for op, bound in window.items()}
 
-    window = {"$lte": bson_date(hi)}
-    if lo is not None:
-        window["$gt"] = bson_date(lo)
     return (
         spark.read.format("mongodb")
         .option("connection.uri", connector_uri(settings.MONGO_URI))
@@ -102,7 +94,7 @@ def read_collection(
                 else "PaginateBySizePartitioner"
             ),
         )
-        .option("aggregation.pipeline", json.dumps([{"$match": {FETCHED_AT: window}}]))
+        .option("aggregation.pipeline", json.dumps([{"$match": {"_id": extended_json(_written(lo, hi)["_id"])}}]))
         # A document with a field of the wrong type is kept whole in CORRUPT_RECORD and rejected with
         # a reason; the default (FAILFAST) would fail every run on it, for as long as it is in the lake.
         .option("mode", "PERMISSIVE")
@@ -116,12 +108,12 @@ def read_collection(
 def read_window(
     spark: SparkSession, settings: Settings, db: Database, lo: datetime | None, hi: datetime
 ) -> Iterator[dict[str, DataFrame]]:
-    """Every raw collection's documents fetched in (lo, hi], by collection name.
+    """Every raw collection's documents written in [lo, hi), by collection name.
 
     They are kept (in memory, else on disk) while the block runs, so counting and transforming them
     read the lake once.
     """
-    docs = count_fetched(db, lo, hi, limit=SINGLE_PARTITION_MAX_DOCS + 1)
+    docs = count_written(db, lo, hi, limit=SINGLE_PARTITION_MAX_DOCS + 1)
     raw: dict[str, DataFrame] = {}
     try:
         for name in RAW_COLLECTIONS:

@@ -1,6 +1,6 @@
 """Spark job: what is new in the lake -> cleaned, typed, deduplicated -> merged into the warehouse.
 
-plan: the window of `fetched_at` to read, or nothing (job.plan);
+plan: the window of write times to read, or nothing (job.plan);
 read: the raw collections in that window, with explicit schemas (job.lake_reader);
 transform: raw frames -> warehouse tables and rejects (job.transforms); rejects go to dead_letters;
 load: staging tables over JDBC, then one transaction merges them, recomputes the touched OHLC buckets
@@ -27,9 +27,10 @@ from pyspark.sql import SparkSession
 
 from market_weather.contract import new_run_id
 from market_weather.job import lake_reader, loader, transforms
-from market_weather.job.plan import Plan, decide, tail_window
+from market_weather.job.plan import Plan, cutoff, decide, late_window
 from market_weather.job.session import spark_session
 from market_weather.settings import Settings, SettingsError, get_settings
+from market_weather.times import utc_now
 from market_weather.warehouse import runs
 
 log = logging.getLogger("lake_to_warehouse")
@@ -51,17 +52,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def plan(conn: psycopg.Connection, lake: Database, lookback: timedelta) -> Plan:
-    """The run's plan, given the watermark from etl_runs and the one count of the lake it asks for."""
+def plan(conn: psycopg.Connection, lake: Database, late: timedelta, clock: datetime) -> Plan:
+    """The run's plan, from the watermark in etl_runs, the run's clock and two short looks at the lake."""
     watermark = runs.last_watermark(conn)
-    newest = lake_reader.newest_fetched_at(lake, after=watermark)
-    tail = tail_window(watermark, newest, lookback)
+    hi = cutoff(clock)
+    recount = late_window(watermark, late)
     return decide(
         watermark,
-        newest,
-        lookback,
-        tail_docs=lake_reader.count_tail(lake, *tail) if tail else None,
-        recorded_tail_docs=runs.last_tail_docs(conn, watermark) if watermark else None,
+        hi,
+        late,
+        written_since=lake_reader.written_since(lake, watermark, hi),
+        late_docs=lake_reader.count_late_window(lake, *recount) if recount else None,
+        recorded_late_docs=runs.last_tail_docs(conn, watermark) if watermark else None,
     )
 
 
@@ -89,14 +91,16 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         if not runs.try_lock(conn):
             raise RuntimeError("another lake_to_warehouse run holds the lock; try again when it has finished")
         lake = mongo[settings.MONGO_DB]
-        todo = plan(conn, lake, timedelta(minutes=settings.ETL_LOOKBACK_MINUTES))
+        late = timedelta(seconds=settings.ETL_LATE_WRITE_SECONDS)
+        todo = plan(conn, lake, late, utc_now())
         if todo.idle:
             runs.record_idle(conn, run_id, todo.watermark)
             return RunSummary(run_id, "success", _iso(todo.watermark), _iso(todo.watermark))
         if todo.reread:
-            log.info("nothing new, but the look-back changed since %s: reading it again", todo.watermark)
+            log.info("a late write landed before %s: reading its %s again", todo.watermark, late)
         lo, hi = todo.window
-        runs.record_start(conn, run_id, todo.watermark, todo.tail_docs)
+        # What the next run counts again to find late writes, counted before this one reads.
+        runs.record_start(conn, run_id, todo.watermark, lake_reader.count_late_window(lake, hi - late, hi))
         # Inside: a Spark that fails to start is a failed run too.
         with runs.failure_recorded(conn, run_id), _spark(spark, settings) as session:
             with lake_reader.read_window(session, settings, lake, lo, hi) as raw:

@@ -1,19 +1,27 @@
-"""Which documents a run of the job reads, decided from the watermark and counts of the lake: no Spark, no I/O.
+"""Which documents a run of the job reads, decided from the watermark, the run's clock and counts of the
+lake: no Spark, no I/O.
 
-A run reads the documents fetched in (lo, hi]: hi, its cut-off, is the newest `fetched_at` past the
-watermark (the last successful run's cut-off); lo is the watermark minus a look-back, so a document
-fetched just before the last cut-off but written after that run read is read by the next one.
+A run reads documents in the order they were written to the lake, not by what they say about
+themselves. Every lake document's `_id` is an ObjectId that the producer's driver stamps as it writes,
+and its time is the second of that write. A run reads the documents written in [lo, hi): hi, its
+cut-off, is the run's own clock when it plans (to the end of its second, as ObjectIds count whole
+seconds); lo is the
+watermark, the last successful run's cut-off. So a load costs what was written since the last one: a
+backfill of years is read once, by the load after it, and never again; and a document whose
+`fetched_at` is wrong (in 2099, a string, missing) is read once, dead-lettered by the transforms, and
+moves nothing.
 
-Late data with nothing new behind it: each run records `tail_docs`, how many documents its look-back
-(hi - look-back, hi] held, counted before it read. A run that finds nothing newer than the watermark
-counts that look-back again: the same number, and it is idle; another number (or none recorded), and a
-late write landed, so it reads the look-back again with the same cut-off and records the number it
-decided on. So a document fetched before a run's cut-off (within the look-back) but written after that
-run counted is loaded by a later run with no new data needed, and an unchanged lake stays idle.
-Re-reading rewrites nothing that did not change.
+Late writes. A batch is stamped when its write begins, and a slow write can become visible after a run
+with a later cut-off has read: its documents fall before the watermark. Each run that reads counts,
+before reading, the documents of its late-write window [hi - late, hi) and records that number
+(`tail_docs`). The next run counts that window again. The same number: nothing landed late, and it reads
+from the watermark. Another (or none recorded): a late write landed, and it reads from the watermark
+minus the window. Re-reading rewrites nothing that did not change. So every write that becomes visible
+within the late-write window of its stamp is loaded, with no new data needed behind it, and an
+unchanged lake stays idle at the cost of one small count.
 
-Counting is I/O, so it stays with the caller, in two steps: `tail_window` names the one look-back to
-count, `decide` takes that count and the recorded one.
+Counting is I/O, so it stays with the caller: `late_window` names the window to count again, `decide`
+takes the counts.
 """
 
 from __future__ import annotations
@@ -24,13 +32,12 @@ from datetime import datetime, timedelta
 
 @dataclass(frozen=True)
 class Plan:
-    """One run: idle, or read the documents fetched in (lo, hi] and move the watermark to hi."""
+    """One run: idle, or read the documents written in [lo, hi) and move the watermark to hi."""
 
     watermark: datetime | None  # where the last successful run stopped: this run's watermark_from
     hi: datetime | None = None  # None: idle
     lo: datetime | None = None  # None: from the lake's first document
-    tail_docs: int | None = None  # documents in (hi - look-back, hi] before reading: recorded with the run
-    reread: bool = False  # nothing new, but the look-back's count changed: read it again for late writes
+    reread: bool = False  # a late write landed before the watermark: read its window again
 
     @property
     def idle(self) -> bool:
@@ -38,43 +45,44 @@ class Plan:
 
     @property
     def window(self) -> tuple[datetime | None, datetime]:
-        """(lo, hi] to read."""
+        """[lo, hi) to read."""
         if self.hi is None:
             raise ValueError("an idle run reads nothing")
         return self.lo, self.hi
 
 
-def tail_window(
-    watermark: datetime | None, newest: datetime | None, lookback: timedelta
-) -> tuple[datetime, datetime] | None:
-    """Step one: the look-back to count before deciding, (cut-off - look-back, cut-off].
+def cutoff(clock: datetime) -> datetime:
+    """A run's cut-off: the end of its clock's second, as ObjectIds count whole seconds. A document
+    stamped later in that second than the run read is a late write of its window."""
+    return clock.replace(microsecond=0) + timedelta(seconds=1)
 
-    The cut-off is the newest `fetched_at` past the watermark or, when nothing is newer, the watermark
-    itself: then the count is the re-count that finds late writes. None when there is neither (a first
-    run on an empty lake): nothing to count.
-    """
-    cutoff = newest or watermark
-    return (cutoff - lookback, cutoff) if cutoff is not None else None
+
+def late_window(watermark: datetime | None, late: timedelta) -> tuple[datetime, datetime] | None:
+    """The window before the watermark whose count the last run recorded: [watermark - late, watermark)."""
+    return (watermark - late, watermark) if watermark is not None else None
 
 
 def decide(
     watermark: datetime | None,
-    newest: datetime | None,
-    lookback: timedelta,
-    tail_docs: int | None,
-    recorded_tail_docs: int | None,
+    hi: datetime,
+    late: timedelta,
+    written_since: bool,
+    late_docs: int | None,
+    recorded_late_docs: int | None,
 ) -> Plan:
-    """Step two: idle, or the window to read.
+    """Idle, or the window to read.
 
     watermark: the last successful run's watermark_to (None before the first);
-    newest: the newest `fetched_at` past the watermark (None when nothing is newer);
-    tail_docs: the count of `tail_window`, taken now;
-    recorded_tail_docs: what the run that set the watermark counted there (read only when nothing is newer).
+    hi: this run's cut-off;
+    written_since: whether any document was written in [watermark, hi);
+    late_docs: the count of `late_window`, taken now;
+    recorded_late_docs: what the run that set the watermark counted there (None: not known).
     """
-    reread = False
-    if newest is None:
-        if watermark is None or tail_docs == recorded_tail_docs:
-            return Plan(watermark)
-        newest, reread = watermark, True
-    lo = watermark - lookback if watermark is not None else None
-    return Plan(watermark, hi=newest, lo=lo, tail_docs=tail_docs, reread=reread)
+    if watermark is None:
+        return Plan(None, hi=hi) if written_since else Plan(None)
+    if hi <= watermark:  # the clock stepped back: nothing can be past the watermark yet
+        return Plan(watermark)
+    reread = late_docs != recorded_late_docs
+    if not written_since and not reread:
+        return Plan(watermark)
+    return Plan(watermark, hi=hi, lo=watermark - late if reread else watermark, reread=reread)

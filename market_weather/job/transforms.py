@@ -27,6 +27,8 @@ from market_weather.contract import (
 from market_weather.job.schemas import CORRUPT_RECORD, MONEY
 
 REJECTED_COLUMNS = ("collection", "_id", "entity_id", "reason")
+# A producer's clock may run a little ahead of the job's; a document fetched further ahead is refused.
+FETCHED_AT_AHEAD_MAX_MINUTES = 5
 
 
 def _reasons(*checks: tuple[Column, str]) -> Column:
@@ -48,8 +50,14 @@ def _optional_decimal(raw: Column, name: str) -> tuple[Column, str]:
 
 
 def _envelope_checks() -> list[tuple[Column, str]]:
+    fetched_at = F.col("fetched_at")
     return [
         (F.col(CORRUPT_RECORD).isNotNull(), "document: a field does not have the type the job reads"),
+        (fetched_at.isNull(), "fetched_at: missing or not a date"),
+        (
+            fetched_at > F.current_timestamp() + F.expr(f"INTERVAL {FETCHED_AT_AHEAD_MAX_MINUTES} MINUTES"),
+            f"fetched_at: more than {FETCHED_AT_AHEAD_MAX_MINUTES} minutes after the job's clock",
+        ),
         (F.col("entity_id").isNull() | (F.col("entity_id") == ""), "entity_id: missing"),
         (F.col("observed_at").isNull(), "observed_at: missing"),
     ]

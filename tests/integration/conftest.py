@@ -44,7 +44,7 @@ def stack_settings():
         MONGO_DB="lake",
         COINCAP_ASSETS="bitcoin,ethereum,tether",
         OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522;tokyo:Tokyo:35.6762:139.6503",
-        ETL_LOOKBACK_MINUTES=15,
+        ETL_LATE_WRITE_SECONDS=30,
         SPARK_MASTER="local[2]",
     )
     yield settings

@@ -36,4 +36,5 @@ def test_the_lake_is_unique_on_the_contracts_key_and_indexed_for_incremental_rea
         indexes = {tuple(ix["key"]): ix.get("unique", False) for ix in lake[name].list_indexes()}
         assert indexes[RAW_UNIQUE_KEY] is True, name
         assert (FETCHED_AT,) in indexes, name
+        assert ("_id", FETCHED_AT) in indexes, f"{name}: the job's reads in write order"
     assert (FETCHED_AT,) in {tuple(ix["key"]) for ix in lake[DEAD_LETTERS].list_indexes()}

@@ -5,13 +5,16 @@ Expected warehouse values are computed here, independently, straight from the la
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from bson import ObjectId
 
+from market_weather.contract import FETCHED_AT
 from market_weather.job import lake_to_warehouse
 from market_weather.producer import source_to_lake
 from market_weather.producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
@@ -141,10 +144,10 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
     run = pg.execute(
         "SELECT status, rows_read, rows_written, watermark_to FROM etl_runs WHERE run_id = 'cycle-1'"
     ).fetchone()
-    newest = max(
-        utc(d["fetched_at"])
+    last_written = max(
+        d["_id"].generation_time
         for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air")
-        for d in lake[c].find()
+        for d in lake[c].find({}, {"_id": 1})
     )
     assert run[0] == "success"
     assert run[1] == sum(
@@ -152,7 +155,8 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
         for c in ("coincap_assets", "coincap_history", "openweather_weather", "openweather_air")
     )
     assert run[2] == sum(table_counts(pg).values())
-    assert run[3] == newest
+    # The watermark is the run's own clock, past every document it read.
+    assert last_written < run[3] <= datetime.now(UTC)
 
 
 def test_second_run_with_nothing_new_is_idle_and_changes_nothing(settings, writer, pg, spark):
@@ -167,39 +171,40 @@ def test_second_run_with_nothing_new_is_idle_and_changes_nothing(settings, write
     assert again.watermark_to == first.watermark_to
 
 
-def test_rereading_the_look_back_rewrites_nothing(settings, writer, pg, spark):
+def test_rereading_the_late_write_window_rewrites_nothing(settings, writer, pg, spark):
     fill_lake(settings, writer)
     first = lake_to_warehouse.run(spark, settings, run_id="first")
     before = table_counts(pg)
     snapshot = {t: sorted(pg.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in before}
-    # As if the first run had seen the look-back window hold fewer documents: the next reads it again.
+    # As if the first run had counted one document fewer in its late-write window: the next reads it again.
     pg.execute("UPDATE etl_runs SET tail_docs = tail_docs - 1 WHERE run_id = 'first'")
 
     again = lake_to_warehouse.run(spark, settings, run_id="second")
 
-    assert again.rows_read == first.rows_read > 0, "the look-back was read again"
+    assert again.rows_read == first.rows_read > 0, "the window (all of the lake, written seconds ago) was read again"
     assert again.rows_written == 0
     assert {t: sorted(pg.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in before} == snapshot
-    assert again.watermark_to == first.watermark_to
+    assert lake_to_warehouse.run(spark, settings, run_id="third").rows_read == 0, "then idle again"
 
 
 def test_a_document_written_after_a_run_looked_is_loaded_by_the_next(settings, lake, writer, pg, spark):
     fill_lake(settings, writer)
     first = lake_to_warehouse.run(spark, settings, run_id="first")
     assert first.watermark_to is not None
-    # A fetch that began before the first run's cut-off and finished writing after it had read.
-    fetched = datetime.fromisoformat(first.watermark_to) - timedelta(seconds=30)
+    # A write stamped before the first run's cut-off that became visible only after that run had read.
+    stamped = datetime.fromisoformat(first.watermark_to) - timedelta(seconds=5)
     observed = NOW - timedelta(days=2)
     writer.insert(
         "coincap_history",
         [
             {
+                "_id": ObjectId(ObjectId.from_datetime(stamped).binary[:4] + ObjectId().binary[4:]),
                 "source": "coincap",
                 "endpoint": "/assets/bitcoin/history",
                 "entity_id": "bitcoin",
                 "observed_at": observed,
-                "fetched_at": fetched,
-                "run_id": "slow-fetch",
+                "fetched_at": stamped,
+                "run_id": "slow-write",
                 "schema_version": 1,
                 "payload": {"priceUsd": "12345.5", "time": int(observed.timestamp() * 1000)},
             }
@@ -210,8 +215,52 @@ def test_a_document_written_after_a_run_looked_is_loaded_by_the_next(settings, l
     assert pg.execute(
         "SELECT price_usd FROM asset_prices WHERE asset_id = 'bitcoin' AND observed_at = %s", [observed]
     ).fetchone() == (Decimal("12345.5"),)
-    assert second.watermark_to == first.watermark_to
+    assert second.rows_read > 1 and second.rows_written >= 1, "its late-write window was read again"
     assert lake_to_warehouse.run(spark, settings, run_id="third").rows_read == 0, "then idle again"
+
+
+def test_a_load_after_a_large_backfill_reads_only_what_is_new(settings, lake, writer, pg, spark):
+    """What a backfill wrote is read once, by the load after it: the next load costs the new documents."""
+    fill_lake(settings, writer)
+    backfilled = lake_to_warehouse.run(spark, settings, run_id="backfill-load")
+    assert backfilled.rows_read > 600
+    time.sleep(1)  # the next documents are written in a later second than the cut-off
+    coincap = SimulatedCoinCap(seed=8, clock=lambda: NOW + timedelta(minutes=1))
+    source_to_lake.fetch_coincap(coincap, writer, settings.COINCAP_ASSETS, "after-backfill")
+
+    after = lake_to_warehouse.run(spark, settings, run_id="after")
+
+    assert after.rows_read == len(settings.COINCAP_ASSETS) == 3
+    assert pg.execute("SELECT rows_read FROM etl_runs WHERE run_id = 'after'").fetchone() == (3,)
+
+
+def test_a_document_fetched_in_the_future_is_dead_lettered_and_stalls_nothing(settings, lake, writer, pg, spark):
+    """A wrong clock or a hand edit: fetched_at in 2099, a string, or missing. Each is dead-lettered with
+    its reason, and a valid document written afterwards still loads."""
+    fill_lake(settings, writer)
+    lake_to_warehouse.run(spark, settings, run_id="before")
+    snapshot = lake.coincap_assets.find_one({}, {"_id": 0})
+    odd = [
+        {**snapshot, "observed_at": NOW + timedelta(minutes=m), "run_id": "odd", FETCHED_AT: fetched}
+        for m, fetched in ((1, datetime(2099, 1, 1, tzinfo=UTC)), (2, "2026-11-20T15:00:00Z"), (3, None))
+    ]
+    del odd[2][FETCHED_AT]
+    writer.insert("coincap_assets", odd)
+    first = lake_to_warehouse.run(spark, settings, run_id="with-odd")
+    assert first.rows_rejected == 3
+    reasons = [letter["reason"] for letter in lake.dead_letters.find({"run_id": "with-odd"})]
+    assert any("more than 5 minutes after the job's clock" in reason for reason in reasons), reasons
+    assert sum("fetched_at: missing or not a date" in reason for reason in reasons) == 2, reasons
+
+    time.sleep(1)
+    valid = {**snapshot, "observed_at": NOW + timedelta(minutes=4), "run_id": "valid", FETCHED_AT: datetime.now(UTC)}
+    writer.insert("coincap_assets", [valid])
+    later = lake_to_warehouse.run(spark, settings, run_id="after-odd")
+    assert later.rows_read == 1 and later.rows_rejected == 0
+    assert pg.execute(
+        "SELECT count(*) FROM asset_prices WHERE asset_id = %s AND observed_at = %s",
+        [snapshot["entity_id"], valid["observed_at"]],
+    ).fetchone() == (1,)
 
 
 def test_reingesting_the_same_data_and_rerunning_adds_no_rows(settings, writer, pg, spark):
@@ -308,7 +357,9 @@ def test_malformed_records_go_to_dead_letters_and_the_rest_loads(settings, lake,
     )
     assert table_counts(pg)["asset_prices"] == len(expected_prices(lake, {"run_id": {"$ne": "bad"}}))
 
-    # A later run re-reads the bad document within its look-back window: it is not dead-lettered twice.
+    # A later run re-reads the bad document (its late-write window changed, as if a late write landed
+    # there): it is not dead-lettered twice.
+    pg.execute("UPDATE etl_runs SET tail_docs = tail_docs - 1 WHERE run_id = 'with-bad'")
     source_to_lake.fetch_coincap(
         SimulatedCoinCap(seed=7, clock=lambda: NOW + timedelta(minutes=6)), writer, ["bitcoin"], "later"
     )
@@ -397,6 +448,6 @@ def test_documents_of_the_wrong_shape_written_around_the_producer_do_not_stall_t
     assert table_counts(pg)["weather_observations"] == lake.openweather_weather.count_documents(
         {"run_id": {"$ne": "by-hand"}}
     )
-    newest = max(d["fetched_at"] for d in unfit)
     assert summary.watermark_to is not None
-    assert datetime.fromisoformat(summary.watermark_to) == newest.replace(microsecond=newest.microsecond // 1000 * 1000)
+    past_them = ObjectId.from_datetime(datetime.fromisoformat(summary.watermark_to))
+    assert lake.openweather_weather.count_documents({"run_id": "by-hand", "_id": {"$lt": past_them}}) == 2

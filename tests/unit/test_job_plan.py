@@ -1,4 +1,5 @@
-"""What a run reads, decided by job.plan from the watermark and counts of the lake (no services)."""
+"""What a run reads, decided by job.plan from the watermark, the run's clock and counts of the lake (no
+services)."""
 
 from __future__ import annotations
 
@@ -6,93 +7,71 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market_weather.job.plan import Plan, decide, tail_window
+from market_weather.job.plan import Plan, cutoff, decide, late_window
 
-LOOKBACK = timedelta(minutes=15)
+LATE = timedelta(seconds=30)
 WATERMARK = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-NEWER = WATERMARK + timedelta(minutes=3)
-
-
-def plan(watermark, newest, counted=None, recorded=None) -> tuple[tuple[datetime, datetime] | None, Plan]:
-    """Both steps, as the job runs them: the look-back to count, then the decision on that count."""
-    return tail_window(watermark, newest, LOOKBACK), decide(watermark, newest, LOOKBACK, counted, recorded)
+NOW = WATERMARK + timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
-    "case, watermark, newest, counted, recorded, expected_tail, expected",
+    "case, watermark, written, counted, recorded, expected",
     [
+        ("first run, empty lake: idle", None, False, None, None, Plan(None)),
+        ("first run: everything written before its cut-off", None, True, None, None, Plan(None, hi=NOW)),
         (
-            "first run, empty lake: idle, nothing counted",
-            None,
-            None,
-            None,
-            None,
-            None,
-            Plan(None),
-        ),
-        (
-            "first run: everything up to the newest document",
-            None,
-            NEWER,
-            7,
-            None,
-            (NEWER - LOOKBACK, NEWER),
-            Plan(None, hi=NEWER, lo=None, tail_docs=7),
-        ),
-        (
-            "new data: from the look-back before the watermark to the newest document",
+            "new writes, nothing late: from the watermark to the cut-off, nothing read twice",
             WATERMARK,
-            NEWER,
-            9,
-            5,
-            (NEWER - LOOKBACK, NEWER),
-            Plan(WATERMARK, hi=NEWER, lo=WATERMARK - LOOKBACK, tail_docs=9),
-        ),
-        (
-            "nothing new, look-back recount unchanged: idle",
-            WATERMARK,
-            None,
+            True,
             5,
             5,
-            (WATERMARK - LOOKBACK, WATERMARK),
-            Plan(WATERMARK),
+            Plan(WATERMARK, hi=NOW, lo=WATERMARK),
         ),
+        ("nothing written, late window unchanged: idle", WATERMARK, False, 5, 5, Plan(WATERMARK)),
         (
-            "nothing new, but a late write grew the look-back: read it again, watermark kept",
+            "nothing written, but a late write grew the late window: read it again",
             WATERMARK,
-            None,
+            False,
             6,
             5,
-            (WATERMARK - LOOKBACK, WATERMARK),
-            Plan(WATERMARK, hi=WATERMARK, lo=WATERMARK - LOOKBACK, tail_docs=6, reread=True),
+            Plan(WATERMARK, hi=NOW, lo=WATERMARK - LATE, reread=True),
         ),
         (
-            "nothing new, no count recorded by the run that set the watermark: read the look-back once",
+            "new writes and a late one: the late window and what is new",
             WATERMARK,
-            None,
+            True,
+            6,
+            5,
+            Plan(WATERMARK, hi=NOW, lo=WATERMARK - LATE, reread=True),
+        ),
+        (
+            "no count recorded by the run that set the watermark: its late window is read once",
+            WATERMARK,
+            False,
             5,
             None,
-            (WATERMARK - LOOKBACK, WATERMARK),
-            Plan(WATERMARK, hi=WATERMARK, lo=WATERMARK - LOOKBACK, tail_docs=5, reread=True),
+            Plan(WATERMARK, hi=NOW, lo=WATERMARK - LATE, reread=True),
         ),
     ],
 )
-def test_plan(case, watermark, newest, counted, recorded, expected_tail, expected):
-    tail, decided = plan(watermark, newest, counted, recorded)
-    assert (tail, decided) == (expected_tail, expected), case
+def test_plan(case, watermark, written, counted, recorded, expected):
+    assert decide(watermark, NOW, LATE, written, counted, recorded) == expected, case
 
 
-def test_a_rereading_run_records_the_count_it_was_decided_on_and_the_next_check_is_idle():
-    # The re-read records the recount; nothing changes in the lake; the next run counts the same.
-    _, reread = plan(WATERMARK, None, counted=6, recorded=5)
-    _, after = plan(WATERMARK, None, counted=6, recorded=reread.tail_docs)
-    assert reread.reread and after.idle
+def test_the_window_recounted_is_the_one_before_the_watermark():
+    assert late_window(None, LATE) is None
+    assert late_window(WATERMARK, LATE) == (WATERMARK - LATE, WATERMARK)
 
 
-def test_new_data_is_read_whatever_the_look_back_holds():
-    # The recorded count matters only when nothing is newer than the watermark.
-    _, decided = plan(WATERMARK, NEWER, counted=5, recorded=5)
-    assert not decided.idle and decided.window == (WATERMARK - LOOKBACK, NEWER)
+def test_the_cut_off_is_the_end_of_the_run_clocks_second_as_object_ids_count_whole_seconds():
+    end = datetime(2026, 5, 1, 12, 1, tzinfo=UTC)
+    assert cutoff(datetime(2026, 5, 1, 12, 0, 59, 999_999, tzinfo=UTC)) == end
+    assert cutoff(datetime(2026, 5, 1, 12, 0, 59, tzinfo=UTC)) == end
+
+
+def test_a_clock_behind_the_watermark_reads_nothing():
+    """The watermark is a clock reading, never a document's claim: a clock that stepped back waits."""
+    assert decide(WATERMARK, WATERMARK - timedelta(seconds=5), LATE, True, 0, 5) == Plan(WATERMARK)
 
 
 def test_an_idle_plan_has_no_window():

@@ -1,4 +1,4 @@
--- How many lake documents the look-back before a watermark held when the run that set it began.
+-- How many lake documents the late-write window before a watermark held when the run that set it began.
 -- Idle runs keep the watermark without counting (tail_docs is null): they are skipped.
 SELECT tail_docs
   FROM etl_runs
