@@ -12,13 +12,22 @@ from pathlib import Path
 
 import pytest
 
+from market_weather.orchestration.connections import airflow_connections
 from market_weather.stack import airflow_local
 
 
 @pytest.fixture(scope="module")
 def airflow_env(stack, stack_settings, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
-    env = {**os.environ, **airflow_local.environment(stack_settings, home)}
+    env = {
+        **os.environ,
+        **airflow_local.environment(stack_settings, home),
+        # `airflow dags test` runs the tasks in its own process, on metadata of its own and, the test
+        # services having no Spark cluster, with the job on local Spark.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "SPARK_MASTER": stack_settings.SPARK_MASTER,
+        **airflow_connections(stack_settings),
+    }
     migrated = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, text=True)
     assert migrated.returncode == 0, migrated.stderr[-2000:]
     return env
