@@ -1,7 +1,8 @@
 """
 ### Backfill history
 
-Manual. Loads history into the lake, one chunk per mapped task, then runs the warehouse load.
+Manual. Loads history into the lake, one chunk per mapped task, then runs the warehouse load (which
+waits for the one slot of the `warehouse_load` pool when a scheduled load holds it).
 
 - `source`: `coincap` (price history per asset) or `openweather` (air-pollution history per location,
   data from 2020-11-27);

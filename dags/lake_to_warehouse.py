@@ -4,8 +4,11 @@
 Runs the Spark job `market_weather/job/lake_to_warehouse.py` whenever an ingest DAG updates a lake collection
 (data-aware scheduling on the Assets of the lake collections). The job reads what is new since the last successful
 watermark, types, validates and deduplicates it, and merges it into the warehouse in one transaction,
-recording the run in `etl_runs`. Submitted through the `spark_default` connection: `local[*]` in the
-local stack, the standalone master under docker compose.
+recording the run in `etl_runs`. Submitted through the `spark_default` connection to the standalone Spark
+master, in the local stack as under docker compose.
+
+Loads take turns: each takes the one slot of the `warehouse_load` pool, shared with the backfill's load,
+so one started beside another waits for it rather than failing. A failed load says why at ERROR.
 """
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator

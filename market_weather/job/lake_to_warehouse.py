@@ -85,11 +85,11 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
     settings = settings or get_settings()
     run_id = run_id or new_run_id(runs.JOB)
     with (
-        psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn,
+        psycopg.connect(**settings.postgres_conninfo, autocommit=True, application_name=run_id) as conn,
         MongoClient(settings.MONGO_URI, document_class=dict) as mongo,
     ):
-        if not runs.try_lock(conn):
-            raise RuntimeError("another lake_to_warehouse run holds the lock; try again when it has finished")
+        runs.wait_for_lock(conn)  # loads take turns
+        runs.close_abandoned(conn)  # only a live run is ever `running`
         lake = mongo[settings.MONGO_DB]
         late = timedelta(seconds=settings.ETL_LATE_WRITE_SECONDS)
         todo = plan(conn, lake, late, utc_now())
@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        log.exception("run failed: %s: %s", type(exc).__name__, exc)
+        log.error("run failed", exc_info=True)
+        # The cause again, last and on one line: the Spark provider shows the tail of the output.
+        log.error("run failed: %s", " ".join(f"{type(exc).__name__}: {exc}".split())[:1000])
         return 1
     print(json.dumps(asdict(summary), indent=2))
     return 0
