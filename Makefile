@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 $(JARS_STAMP): spark/jars/pom.xml
+	rm -f $(JARS_DIR)/*.jar  # the jars of the pom as it is now, none of an earlier version beside them
 	mvn --batch-mode --quiet -f spark/jars/pom.xml dependency:copy-dependencies \
 	    -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS_DIR)
 	touch $(JARS_STAMP)

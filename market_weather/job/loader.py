@@ -10,7 +10,9 @@ from pyspark.sql import DataFrame
 from market_weather.settings import Settings
 from market_weather.warehouse import merge
 
-JDBC_BATCH_ROWS = 10_000
+# pgjdbc (42.7.13 and later) rewrites a batch into multi-row INSERTs of up to this many rows, in
+# power-of-two blocks: a power-of-two batch is sent as one statement.
+JDBC_BATCH_ROWS = 32_768
 
 
 def write_staging(df: DataFrame, table: str, settings: Settings) -> None:
