@@ -65,9 +65,10 @@ def test_the_command_logs_a_failure_with_its_traceback_and_exits_1(monkeypatch, 
     monkeypatch.setattr(lake_to_warehouse, "run", fail)
     monkeypatch.setattr(logging, "basicConfig", lambda **_: None)  # keep pytest's capture
     assert lake_to_warehouse.main([]) == 1
-    [record] = caplog.records
-    assert record.getMessage() == "run failed: RuntimeError: lake unreachable"
-    assert record.exc_info and record.exc_info[0] is RuntimeError
+    traceback, cause = caplog.records
+    assert traceback.exc_info and traceback.exc_info[0] is RuntimeError
+    # The cause comes last, on one line: the Spark provider's error shows the tail of the output.
+    assert cause.levelname == "ERROR" and cause.getMessage() == "run failed: RuntimeError: lake unreachable"
 
 
 def test_bad_settings_exit_2_with_a_one_line_message(monkeypatch, capsys):
