@@ -25,10 +25,11 @@ from market_weather.settings import Settings
 from market_weather.warehouse.runs import JOB
 
 DEAD_LETTER_BATCH = 5_000
-# Up to this many documents a collection is read as one partition. Splitting it would cost the
-# connector collection statistics and a count over the whole collection on every run.
-SINGLE_PARTITION_MAX_DOCS = 100_000
-PARTITIONERS = "com.mongodb.spark.sql.connector.read.partitioner."
+# Each collection's window is read as one partition, with no planning: the connector's other
+# partitioners ask the server for collection statistics and counts over the whole collection first,
+# which on the lake server costs more than the read of a large backfill (and then often settles on one
+# partition anyway). Spark spreads the work again at the transforms' first shuffle.
+PARTITIONER = "com.mongodb.spark.sql.connector.read.partitioner.SinglePartitionPartitioner"
 # The late-write window is counted up to here: beyond it (a bulk write in the seconds before a run)
 # counting costs more than it tells, and late writes there are not looked for.
 LATE_COUNT_MAX = 200_000
@@ -71,10 +72,8 @@ def connector_uri(mongo_uri: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
 
 
-def read_collection(
-    spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime, docs: int
-) -> DataFrame:
-    """Documents of one collection written in [lo, hi); `docs` is how many (or a floor of it)."""
+def read_collection(spark: SparkSession, settings: Settings, name: str, lo: datetime | None, hi: datetime) -> DataFrame:
+    """Documents of one collection written in [lo, hi)."""
 
     def extended_json(window: dict) -> dict:
         return {op: {"$oid": str(bound)} for op, bound in window.items()}
@@ -84,16 +83,7 @@ def read_collection(
         .option("connection.uri", connector_uri(settings.MONGO_URI))
         .option("database", settings.MONGO_DB)
         .option("collection", name)
-        .option(
-            "partitioner",
-            PARTITIONERS
-            + (
-                "SinglePartitionPartitioner"
-                if docs <= SINGLE_PARTITION_MAX_DOCS
-                # Partitions of ~64 MB; it also copes with empty collections, which sampling does not.
-                else "PaginateBySizePartitioner"
-            ),
-        )
+        .option("partitioner", PARTITIONER)
         .option("aggregation.pipeline", json.dumps([{"$match": {"_id": extended_json(_written(lo, hi)["_id"])}}]))
         # A document with a field of the wrong type is kept whole in CORRUPT_RECORD and rejected with
         # a reason; the default (FAILFAST) would fail every run on it, for as long as it is in the lake.
@@ -106,18 +96,17 @@ def read_collection(
 
 @contextmanager
 def read_window(
-    spark: SparkSession, settings: Settings, db: Database, lo: datetime | None, hi: datetime
+    spark: SparkSession, settings: Settings, lo: datetime | None, hi: datetime
 ) -> Iterator[dict[str, DataFrame]]:
     """Every raw collection's documents written in [lo, hi), by collection name.
 
     They are kept (in memory, else on disk) while the block runs, so counting and transforming them
     read the lake once.
     """
-    docs = count_written(db, lo, hi, limit=SINGLE_PARTITION_MAX_DOCS + 1)
     raw: dict[str, DataFrame] = {}
     try:
         for name in RAW_COLLECTIONS:
-            raw[name] = read_collection(spark, settings, name, lo, hi, docs[name]).persist(StorageLevel.MEMORY_AND_DISK)
+            raw[name] = read_collection(spark, settings, name, lo, hi).persist(StorageLevel.MEMORY_AND_DISK)
         yield raw
     finally:
         for df in raw.values():

@@ -15,8 +15,9 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,6 +47,24 @@ class RunSummary:
     rows_written: int = 0
     rows_rejected: int = 0
     per_table: dict[str, int] = field(default_factory=dict)
+    # Where the run's time went, by phase (a lazy Spark plan runs where its result is first needed:
+    # `read` holds the lake read, `reject` the transforms, `load` the staging writes and the merge).
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Phases:
+    """Wall time of a run's phases, in the order they first ran; a phase entered twice adds up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -87,27 +106,45 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
     with (
         psycopg.connect(**settings.postgres_conninfo, autocommit=True, application_name=run_id) as conn,
         MongoClient(settings.MONGO_URI, document_class=dict) as mongo,
+        ExitStack() as stack,
     ):
-        runs.wait_for_lock(conn)  # loads take turns
-        runs.close_abandoned(conn)  # only a live run is ever `running`
+        phase = Phases()
+        with phase("lock"):
+            runs.wait_for_lock(conn)  # loads take turns
+            runs.close_abandoned(conn)  # only a live run is ever `running`
         lake = mongo[settings.MONGO_DB]
         late = timedelta(seconds=settings.ETL_LATE_WRITE_SECONDS)
-        todo = plan(conn, lake, late, utc_now())
+        with phase("plan"):
+            todo = plan(conn, lake, late, utc_now())
         if todo.idle:
             runs.record_idle(conn, run_id, todo.watermark)
-            return RunSummary(run_id, "success", _iso(todo.watermark), _iso(todo.watermark))
+            return RunSummary(run_id, "success", _iso(todo.watermark), _iso(todo.watermark), seconds=phase.seconds)
         if todo.reread:
             log.info("a late write landed before %s: reading its %s again", todo.watermark, late)
         lo, hi = todo.window
         # What the next run counts again to find late writes, counted before this one reads.
-        runs.record_start(conn, run_id, todo.watermark, lake_reader.count_late_window(lake, hi - late, hi))
+        with phase("plan"):
+            runs.record_start(conn, run_id, todo.watermark, lake_reader.count_late_window(lake, hi - late, hi))
         # Inside: a Spark that fails to start is a failed run too.
-        with runs.failure_recorded(conn, run_id), _spark(spark, settings) as session:
-            with lake_reader.read_window(session, settings, lake, lo, hi) as raw:
+        with runs.failure_recorded(conn, run_id):
+            with phase("spark_start"):
+                session = stack.enter_context(_spark(spark, settings))
+            with phase("read"):
+                raw = stack.enter_context(lake_reader.read_window(session, settings, lo, hi))
                 rows_read = sum(df.count() for df in raw.values())
+            with phase("reject"):
                 out = transforms.to_warehouse(raw)
                 rows_rejected = lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
+            with phase("load"):
                 merged = loader.load(conn, settings, run_id, out.tables, hi, rows_read, rows_rejected)
+    log.info(
+        "run %s: %d read, %d written, %d rejected; seconds %s",
+        run_id,
+        rows_read,
+        merged.rows_written,
+        rows_rejected,
+        " ".join(f"{name}={s:.1f}" for name, s in phase.seconds.items()),
+    )
     return RunSummary(
         run_id,
         "success",
@@ -117,6 +154,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         merged.rows_written,
         rows_rejected,
         merged.per_table,
+        phase.seconds,
     )
 
 

@@ -136,7 +136,7 @@ def test_the_warehouse_frames_plan_no_python(spark):
 def test_the_lake_frames_are_connector_scans_and_plan_no_python(jars_dir, spark):
     settings = load_settings(POSTGRES_PASSWORD="unused", MONGO_URI=NO_LAKE)
     hi = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-    lake = {name: lake_reader.read_collection(spark, settings, name, None, hi, docs=1) for name in RAW_COLLECTIONS}
+    lake = {name: lake_reader.read_collection(spark, settings, name, None, hi) for name in RAW_COLLECTIONS}
 
     assert {name: leaf_tables(df) for name, df in lake.items()} == {name: [MONGO_TABLE] for name in RAW_COLLECTIONS}
     frames = {**lake, **outputs(transforms.to_warehouse(lake))}
