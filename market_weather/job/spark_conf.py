@@ -19,6 +19,10 @@ SPARK_CONF = {
     "spark.ui.showConsoleProgress": "false",
     # The raw schemas are wide: print their plans whole rather than warn that they were cut.
     "spark.sql.debug.maxToStringFields": "200",
+    # Every record's reason is one expression over dozens of checks: inferring filter constraints from
+    # it makes the optimizer's work grow combinatorially (a heap exhausted on planning alone). The job
+    # has no joins, where inferred filters would pay.
+    "spark.sql.constraintPropagation.enabled": "false",
 }
 
 

@@ -1,8 +1,9 @@
 """Pure DataFrame -> DataFrame transforms from raw lake documents to warehouse rows.
 
 Each `*_rows` function types one raw collection and adds a `reason` column, null when the record is
-valid. `valid` and `rejected` split on it; the table functions deduplicate into the exact columns
-of the warehouse tables. `to_warehouse` chains them all: raw frames in, table frames and rejects out.
+valid: its typing checks first, then the collection's plausibility rules (job.rules). `valid` and
+`rejected` split on it; the table functions deduplicate into the exact columns of the warehouse tables.
+`to_warehouse` chains them all: raw frames in, table frames and rejects out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from market_weather.contract import (
     OPENWEATHER_WEATHER,
     WEATHER_OBSERVATIONS,
 )
+from market_weather.job import rules
 from market_weather.job.schemas import CORRUPT_RECORD, MONEY
 
 REJECTED_COLUMNS = ("collection", "_id", "entity_id", "reason")
@@ -35,6 +37,15 @@ def _reasons(*checks: tuple[Column, str]) -> Column:
     """The messages of the checks that fail, joined; null when all pass."""
     joined = F.concat_ws("; ", *(F.when(failed, F.lit(message)) for failed, message in checks))
     return F.when(joined == "", F.lit(None)).otherwise(joined)
+
+
+def _with_rules(typed: DataFrame, collection: str) -> DataFrame:
+    """`typed` with the failures of the collection's plausibility rules added to its typing reasons.
+
+    The rules read the typed columns: a value its typing refused is null there and breaks no rule.
+    """
+    joined = F.concat_ws("; ", F.col("reason"), _reasons(*rules.checks(collection)))
+    return typed.withColumn("reason", F.when(joined == "", F.lit(None)).otherwise(joined))
 
 
 def _money(raw: Column) -> Column:
@@ -70,74 +81,82 @@ def _envelope(key: str) -> list:
 
 def coincap_asset_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
-    return raw.select(
-        *_envelope("asset_id"),
-        p["symbol"].alias("symbol"),
-        p["name"].alias("name"),
-        p["rank"].try_cast("int").alias("rank"),
-        _money(p["supply"]).alias("supply"),
-        _money(p["maxSupply"]).alias("max_supply"),
-        F.nullif(p["explorer"], F.lit("")).alias("explorer"),
-        _money(p["priceUsd"]).alias("price_usd"),
-        _money(p["marketCapUsd"]).alias("market_cap_usd"),
-        _money(p["volumeUsd24Hr"]).alias("volume_usd_24h"),
-        _money(p["changePercent24Hr"]).alias("change_percent_24h"),
-        _money(p["vwap24Hr"]).alias("vwap_24h"),
-        _reasons(
-            *_envelope_checks(),
-            _required_decimal(p["priceUsd"], "priceUsd"),
-            _required_decimal(p["supply"], "supply"),
-            (p["symbol"].isNull() | p["name"].isNull(), "symbol or name: missing"),
-            (p["rank"].isNotNull() & p["rank"].try_cast("int").isNull(), "rank: not an integer"),
-            _optional_decimal(p["maxSupply"], "maxSupply"),
-            _optional_decimal(p["marketCapUsd"], "marketCapUsd"),
-            _optional_decimal(p["volumeUsd24Hr"], "volumeUsd24Hr"),
-            _optional_decimal(p["changePercent24Hr"], "changePercent24Hr"),
-            _optional_decimal(p["vwap24Hr"], "vwap24Hr"),
-        ).alias("reason"),
+    return _with_rules(
+        raw.select(
+            *_envelope("asset_id"),
+            p["symbol"].alias("symbol"),
+            p["name"].alias("name"),
+            p["rank"].try_cast("int").alias("rank"),
+            _money(p["supply"]).alias("supply"),
+            _money(p["maxSupply"]).alias("max_supply"),
+            F.nullif(p["explorer"], F.lit("")).alias("explorer"),
+            _money(p["priceUsd"]).alias("price_usd"),
+            _money(p["marketCapUsd"]).alias("market_cap_usd"),
+            _money(p["volumeUsd24Hr"]).alias("volume_usd_24h"),
+            _money(p["changePercent24Hr"]).alias("change_percent_24h"),
+            _money(p["vwap24Hr"]).alias("vwap_24h"),
+            _reasons(
+                *_envelope_checks(),
+                _required_decimal(p["priceUsd"], "priceUsd"),
+                _required_decimal(p["supply"], "supply"),
+                (p["symbol"].isNull() | p["name"].isNull(), "symbol or name: missing"),
+                (p["rank"].isNotNull() & p["rank"].try_cast("int").isNull(), "rank: not an integer"),
+                _optional_decimal(p["maxSupply"], "maxSupply"),
+                _optional_decimal(p["marketCapUsd"], "marketCapUsd"),
+                _optional_decimal(p["volumeUsd24Hr"], "volumeUsd24Hr"),
+                _optional_decimal(p["changePercent24Hr"], "changePercent24Hr"),
+                _optional_decimal(p["vwap24Hr"], "vwap24Hr"),
+            ).alias("reason"),
+        ),
+        COINCAP_ASSETS,
     )
 
 
 def coincap_history_rows(raw: DataFrame) -> DataFrame:
     """History points fill only `price_usd`: the other columns of their rows stay null."""
     p = F.col("payload")
-    return raw.select(
-        *_envelope("asset_id"),
-        _money(p["priceUsd"]).alias("price_usd"),
-        _reasons(*_envelope_checks(), _required_decimal(p["priceUsd"], "priceUsd")).alias("reason"),
+    return _with_rules(
+        raw.select(
+            *_envelope("asset_id"),
+            _money(p["priceUsd"]).alias("price_usd"),
+            _reasons(*_envelope_checks(), _required_decimal(p["priceUsd"], "priceUsd")).alias("reason"),
+        ),
+        COINCAP_HISTORY,
     )
 
 
 def weather_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
     primary = F.get(p["weather"], 0)  # null, not an error, when the list is empty
-    return raw.select(
-        *_envelope("location_id"),
-        p["main"]["temp"].alias("temp_c"),
-        p["main"]["feels_like"].alias("feels_like_c"),
-        p["main"]["temp_min"].alias("temp_min_c"),
-        p["main"]["temp_max"].alias("temp_max_c"),
-        p["main"]["pressure"].alias("pressure_hpa"),
-        p["main"]["humidity"].alias("humidity_pct"),
-        p["wind"]["speed"].alias("wind_speed_ms"),
-        p["wind"]["deg"].alias("wind_deg"),
-        p["wind"]["gust"].alias("wind_gust_ms"),
-        p["clouds"]["all"].alias("clouds_pct"),
-        p["visibility"].alias("visibility_m"),
-        p["rain"].getField("1h").alias("rain_1h_mm"),
-        p["snow"].getField("1h").alias("snow_1h_mm"),
-        primary["main"].alias("condition"),
-        primary["description"].alias("description"),
-        F.coalesce(p["name"], F.col("entity_id")).alias("name"),
-        F.nullif(p["sys"]["country"], F.lit("")).alias("country"),
-        p["coord"]["lat"].alias("lat"),
-        p["coord"]["lon"].alias("lon"),
-        _reasons(
-            *_envelope_checks(),
-            (p["main"]["temp"].isNull(), "main.temp: missing"),
-            (~p["main"]["humidity"].between(0, 100), "main.humidity: outside 0..100"),
-            (primary.isNull() | primary["main"].isNull(), "weather: no condition"),
-        ).alias("reason"),
+    return _with_rules(
+        raw.select(
+            *_envelope("location_id"),
+            p["main"]["temp"].alias("temp_c"),
+            p["main"]["feels_like"].alias("feels_like_c"),
+            p["main"]["temp_min"].alias("temp_min_c"),
+            p["main"]["temp_max"].alias("temp_max_c"),
+            p["main"]["pressure"].alias("pressure_hpa"),
+            p["main"]["humidity"].alias("humidity_pct"),
+            p["wind"]["speed"].alias("wind_speed_ms"),
+            p["wind"]["deg"].alias("wind_deg"),
+            p["wind"]["gust"].alias("wind_gust_ms"),
+            p["clouds"]["all"].alias("clouds_pct"),
+            p["visibility"].alias("visibility_m"),
+            p["rain"].getField("1h").alias("rain_1h_mm"),
+            p["snow"].getField("1h").alias("snow_1h_mm"),
+            primary["main"].alias("condition"),
+            primary["description"].alias("description"),
+            F.coalesce(p["name"], F.col("entity_id")).alias("name"),
+            F.nullif(p["sys"]["country"], F.lit("")).alias("country"),
+            p["coord"]["lat"].alias("lat"),
+            p["coord"]["lon"].alias("lon"),
+            _reasons(
+                *_envelope_checks(),
+                (p["main"]["temp"].isNull(), "main.temp: missing"),
+                (primary.isNull() | primary["main"].isNull(), "weather: no condition"),
+            ).alias("reason"),
+        ),
+        OPENWEATHER_WEATHER,
     )
 
 
@@ -145,14 +164,17 @@ def air_rows(raw: DataFrame) -> DataFrame:
     p = F.col("payload")
     aqi = p["main"]["aqi"]
     components = [p["components"][name].alias(name) for name in AIR_QUALITY.columns[3:]]
-    return raw.select(
-        *_envelope("location_id"),
-        aqi.cast("smallint").alias("aqi"),
-        *components,
-        _reasons(
-            *_envelope_checks(),
-            (aqi.isNull() | ~aqi.between(1, 5) | (aqi != F.floor(aqi)), "main.aqi: not an integer from 1 to 5"),
-        ).alias("reason"),
+    return _with_rules(
+        raw.select(
+            *_envelope("location_id"),
+            aqi.cast("smallint").alias("aqi"),
+            *components,
+            _reasons(
+                *_envelope_checks(),
+                (aqi.isNull() | (aqi != F.floor(aqi)), "main.aqi: missing or not an integer"),
+            ).alias("reason"),
+        ),
+        OPENWEATHER_AIR,
     )
 
 
