@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JARS_DIR := .local/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 
-.PHONY: setup jars run demo start status stop load lint test unit integration bench clean-data
+.PHONY: setup jars run demo start status stop load check lint test unit integration bench clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,10 @@ stop:
 
 load: setup
 	$(PY) -m market_weather.job.lake_to_warehouse
+
+# The warehouse checks, each with its observed value; exits 1 when a check of severity error fails.
+check: setup
+	$(PY) -m market_weather.warehouse.quality
 
 # Style, types and the import seams (pyproject.toml configures all three); CI runs it before the tests.
 lint: setup

@@ -2,7 +2,8 @@
 ### Backfill history
 
 Manual. Loads history into the lake, one chunk per mapped task, then runs the warehouse load (which
-waits for the one slot of the `warehouse_load` pool when a scheduled load holds it).
+waits for the one slot of the `warehouse_load` pool when a scheduled load holds it) and the warehouse
+checks (`check_warehouse`, as after every load).
 
 - `source`: `coincap` (price history per asset) or `openweather` (air-pollution history per location,
   data from 2020-11-27);
@@ -29,6 +30,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from market_weather.api_limits import COINCAP_INTERVALS_MS
 from market_weather.orchestration import backfill
 from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, spark_submit_kwargs
+from market_weather.orchestration.quality import check_warehouse_task
 from market_weather.times import parse_utc
 
 
@@ -76,6 +78,7 @@ def backfill_history():
         return asdict(result)
 
     load = SparkSubmitOperator(task_id="load_warehouse", trigger_rule="none_failed", **spark_submit_kwargs())
+    load >> check_warehouse_task()
     for source, pool in (("coincap", COINCAP_POOL), ("openweather", OPENWEATHER_POOL)):
         chunks = plan_chunks.override(task_id=f"plan_{source}_chunks")(source)
         loaded = (

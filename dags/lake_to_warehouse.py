@@ -9,6 +9,10 @@ master, in the local stack as under docker compose.
 
 Loads take turns: each takes the one slot of the `warehouse_load` pool, shared with the backfill's load,
 so one started beside another waits for it rather than failing. A failed load says why at ERROR.
+
+After each load, `check_warehouse` runs the warehouse checks (`make check` runs the same) and stores their
+results in `quality_checks`: a failed check turns it red, without undoing the load, and is announced in its
+log and, when `ALERT_WEBHOOK_URL` is set, to that webhook.
 """
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -16,6 +20,7 @@ from airflow.sdk import dag
 
 from market_weather.orchestration.assets import COINCAP_ASSETS_LAKE, OPENWEATHER_AIR_LAKE, OPENWEATHER_WEATHER_LAKE
 from market_weather.orchestration.defaults import DAG_DEFAULTS, spark_submit_kwargs
+from market_weather.orchestration.quality import check_warehouse_task
 
 
 @dag(
@@ -25,7 +30,7 @@ from market_weather.orchestration.defaults import DAG_DEFAULTS, spark_submit_kwa
     doc_md=__doc__,
 )
 def lake_to_warehouse():
-    SparkSubmitOperator(task_id="load_warehouse", **spark_submit_kwargs())
+    SparkSubmitOperator(task_id="load_warehouse", **spark_submit_kwargs()) >> check_warehouse_task()
 
 
 lake_to_warehouse()

@@ -129,10 +129,15 @@ ETL_RUNS = Table(
         "tail_docs",
     ),
 )
+QUALITY_CHECKS = Table(
+    "quality_checks",
+    ("id",),
+    ("id", "run_id", "check_name", "severity", "status", "observed", "threshold", "detail", "checked_at"),
+)
 # Filled from the lake by the job's transforms; asset_ohlc is computed from asset_prices in the warehouse.
 LOADED_TABLES = (ASSETS, ASSET_PRICES, LOCATIONS, WEATHER_OBSERVATIONS, AIR_QUALITY)
 DATA_TABLES = (ASSETS, ASSET_PRICES, ASSET_OHLC, LOCATIONS, WEATHER_OBSERVATIONS, AIR_QUALITY)
-WAREHOUSE_TABLES = (*DATA_TABLES, ETL_RUNS)
+WAREHOUSE_TABLES = (*DATA_TABLES, ETL_RUNS, QUALITY_CHECKS)
 
 # OHLC buckets: the interval's name, the unit a bucket starts on and the bucket's width.
 OHLC_INTERVALS = (("1m", "minute", "1 minute"), ("1h", "hour", "1 hour"), ("1d", "day", "1 day"))

@@ -227,7 +227,20 @@ class AirflowSettings(SettingsGroup):
     AIRFLOW_DB_PASSWORD: SecretStr = SecretStr("airflow-local")
 
 
-class Settings(ProducerSettings, WarehouseSettings, ScheduleSettings, SparkSettings, UiSettings, AirflowSettings):
+class QualitySettings(SettingsGroup):
+    """The warehouse checks' thresholds and where a failed check is announced."""
+
+    # The newest observation of each source may be this old before its freshness check warns.
+    QUALITY_FRESHNESS_COINCAP_MINUTES: int = Field(10, ge=1)
+    QUALITY_FRESHNESS_WEATHER_MINUTES: int = Field(90, ge=1)
+    QUALITY_FRESHNESS_AIR_MINUTES: int = Field(90, ge=1)
+    # A failed check is posted here as JSON when set (the URL often holds a token: it is a secret).
+    ALERT_WEBHOOK_URL: SecretStr | None = None
+
+
+class Settings(
+    ProducerSettings, WarehouseSettings, ScheduleSettings, SparkSettings, UiSettings, AirflowSettings, QualitySettings
+):
     """Every group: what the local stack starts with and the Spark job reads."""
 
 

@@ -15,6 +15,7 @@ from market_weather.job.session import spark_log_path
 from market_weather.lake import LakeWriter
 from market_weather.producer import source_to_lake
 from market_weather.settings import Settings
+from market_weather.warehouse import quality
 
 HISTORY_HOURS = 2
 
@@ -51,6 +52,9 @@ def run_cycle(settings: Settings) -> None:
         f"(watermark {summary.watermark_from} -> {summary.watermark_to}); Spark's log: {spark_log_path(settings)}"
     )
     print_warehouse(settings, summary.run_id)
+    typer.echo("warehouse checks (make check runs them again):")
+    for result in quality.check_warehouse(settings):
+        typer.echo(f"  {result.line()}")
 
 
 def print_warehouse(settings: Settings, run_id: str) -> None:

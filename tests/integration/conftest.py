@@ -3,8 +3,11 @@ started by the same LocalStack users run, on free ports in a throw-away state fo
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -85,3 +88,26 @@ def writer(lake):
 def pg(settings):
     with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
         yield conn
+
+
+class Webhook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Webhook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook():
+    """A local alert webhook: its URL (with a token in the path, as real ones have) and what it received."""
+    Webhook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/alert-token-123", Webhook.received
+    server.shutdown()

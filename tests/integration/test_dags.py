@@ -128,3 +128,26 @@ def test_airflow_code_reaches_the_lake_and_the_warehouse_through_their_connectio
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "lake 2" in result.stdout and "warehouse warehouse" in result.stdout
+
+
+def test_a_failed_check_turns_the_check_task_red_and_posts_the_alert(airflow_env, writer, pg, webhook):
+    from market_weather.producer import source_to_lake
+    from market_weather.producer.simulated import SimulatedCoinCap
+
+    url, received = webhook
+    source_to_lake.fetch_coincap(SimulatedCoinCap(seed=4), writer, ["bitcoin"], "seed")
+    dags_test(airflow_env, "lake_to_warehouse")
+    assert pg.execute("SELECT count(*) FROM quality_latest WHERE status = 'fail'").fetchone()[0] == 0
+    assert received == [], "nothing is sent while every check passes"
+
+    pg.execute("UPDATE asset_ohlc SET high = low - 1 WHERE interval = '1d'")
+    argv = ["airflow", "dags", "test", "lake_to_warehouse"]
+    env = {**airflow_env, "ALERT_WEBHOOK_URL": url}
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+
+    assert "data-quality check(s) failed" in output and "ohlc_invariants" in output
+    assert [(a["dag_id"], a["task_id"]) for a in received] == [("lake_to_warehouse", "check_warehouse")]
+    assert "ohlc_invariants" in received[0]["message"]
+    assert pg.execute("SELECT status FROM quality_latest WHERE check_name = 'ohlc_invariants'").fetchone()[0] == "fail"
+    assert url not in output, "the webhook URL stays out of the task log"

@@ -101,3 +101,17 @@ def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):
     assert load.upstream_task_ids == {"load_coincap_chunks", "load_openweather_chunks"}
     assert backfill.get_task("load_coincap_chunks").pool == "coincap_api"
     assert backfill.get_task("load_openweather_chunks").pool == "openweather_api"
+
+
+@pytest.mark.parametrize("dag_id", ["lake_to_warehouse", "backfill_history"])
+def test_every_load_is_followed_by_the_warehouse_checks_which_alert_on_failure(dagbag, dag_id):
+    from market_weather.orchestration.quality import QualityAlert
+
+    dag = dagbag.dags[dag_id]
+    check = dag.get_task("check_warehouse")
+    assert check.upstream_task_ids == {"load_warehouse"} and not check.downstream_task_ids
+    assert check.pool != "warehouse_load", "checking does not hold the load's slot"
+    callbacks = (
+        check.on_failure_callback if isinstance(check.on_failure_callback, list) else [check.on_failure_callback]
+    )
+    assert any(type(c).__name__ == QualityAlert.__name__ for c in callbacks)

@@ -11,6 +11,7 @@ from market_weather.settings import (
     LakeSettings,
     Location,
     ProducerSettings,
+    QualitySettings,
     ScheduleSettings,
     Settings,
     SettingsError,
@@ -32,6 +33,7 @@ GROUPS = (
     SparkSettings,
     UiSettings,
     AirflowSettings,
+    QualitySettings,
 )
 
 

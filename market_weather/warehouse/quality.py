@@ -1,0 +1,295 @@
+"""`make check` (`python -m market_weather.warehouse.quality`): is what the loads left in the warehouse sound?
+
+Each check measures one number and compares it with its threshold:
+
+- `ohlc_invariants` (error): OHLC buckets where low <= open, close <= high or points >= 1 does not hold;
+- `ohlc_hour_points` (error): 1h buckets whose points differ from the sum of their minutes' points;
+- `freshness_coincap`, `freshness_weather`, `freshness_air` (warn): minutes since the newest
+  observation of each source, against QUALITY_FRESHNESS_*_MINUTES;
+- `lake_consistency` (error): documents of the latest load's window that are neither in the warehouse
+  nor dead-lettered (each valid lake document's key looked up in its table);
+- `runs_zombie` (error): `etl_runs` rows `running` with no live session behind them;
+- `runs_overlap` (error): runs whose time spans overlap, which the job's lock forbids.
+
+A check of severity `error` fails `make check` (exit 1) and its Airflow task; a `warn` is recorded and
+shown. Every result is stored in `quality_checks` (the view `quality_latest` holds the latest per
+check), whoever ran the checks.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+from bson import ObjectId
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from market_weather.contract import (
+    AIR_QUALITY,
+    ASSET_PRICES,
+    COINCAP_ASSETS,
+    COINCAP_HISTORY,
+    DEAD_LETTERS,
+    OPENWEATHER_AIR,
+    OPENWEATHER_WEATHER,
+    WEATHER_OBSERVATIONS,
+)
+from market_weather.settings import QualitySettings, Settings, SettingsError, get_settings
+from market_weather.warehouse.runs import JOB
+
+Severity = Literal["error", "warn"]
+# Valid lake documents looked up in the warehouse per query.
+KEY_BATCH = 20_000
+# The warehouse table each raw collection's documents land in, and its key column besides observed_at.
+LANDS_IN = {
+    COINCAP_ASSETS: (ASSET_PRICES.name, "asset_id"),
+    COINCAP_HISTORY: (ASSET_PRICES.name, "asset_id"),
+    OPENWEATHER_WEATHER: (WEATHER_OBSERVATIONS.name, "location_id"),
+    OPENWEATHER_AIR: (AIR_QUALITY.name, "location_id"),
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str
+    severity: Severity
+    passed: bool
+    observed: float | None  # None: nothing to measure yet
+    threshold: float | None
+    detail: str = ""
+
+    @property
+    def status(self) -> Literal["pass", "fail", "warn"]:
+        if self.passed:
+            return "pass"
+        return "fail" if self.severity == "error" else "warn"
+
+    def line(self) -> str:
+        observed = "-" if self.observed is None else f"{self.observed:g}"
+        threshold = "-" if self.threshold is None else f"{self.threshold:g}"
+        detail = f"  {self.detail}" if self.detail else ""
+        return (
+            f"{self.status.upper():<4}  {self.check:<18} {self.severity:<5}  observed {observed:<10} "
+            f"threshold {threshold}{detail}"
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    conn: psycopg.Connection
+    lake: Database
+    thresholds: QualitySettings
+
+
+def _scalar(conn: psycopg.Connection, query: str, params: Sequence[Any] | None = None) -> Any:
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def _at_most(name: str, severity: Severity, observed: float | None, threshold: float, detail: str = "") -> Result:
+    passed = observed is not None and observed <= threshold
+    return Result(name, severity, passed, observed, threshold, detail)
+
+
+def ohlc_invariants(ctx: Context) -> Result:
+    bad = ctx.conn.execute(
+        "SELECT asset_id, interval, bucket_start FROM asset_ohlc"
+        " WHERE NOT (low <= least(open, close) AND greatest(open, close) <= high AND points >= 1)"
+        " ORDER BY bucket_start DESC LIMIT 3"
+    ).fetchall()
+    count = _scalar(
+        ctx.conn,
+        "SELECT count(*) FROM asset_ohlc"
+        " WHERE NOT (low <= least(open, close) AND greatest(open, close) <= high AND points >= 1)",
+    )
+    detail = ", ".join(f"{a} {i} {b:%Y-%m-%d %H:%M}" for a, i, b in bad)
+    return _at_most("ohlc_invariants", "error", float(count or 0), 0, detail and f"e.g. {detail}")
+
+
+def ohlc_hour_points(ctx: Context) -> Result:
+    count = _scalar(
+        ctx.conn,
+        """
+        SELECT count(*)
+          FROM asset_ohlc h
+          JOIN (SELECT asset_id, date_trunc('hour', bucket_start) AS hour, sum(points) AS points
+                  FROM asset_ohlc WHERE interval = '1m' GROUP BY 1, 2) m
+            ON m.asset_id = h.asset_id AND m.hour = h.bucket_start
+         WHERE h.interval = '1h' AND h.points <> m.points
+        """,
+    )
+    return _at_most("ohlc_hour_points", "error", float(count or 0), 0)
+
+
+def _freshness(name: str, table: str, limit_minutes: int) -> Callable[[Context], Result]:
+    def check(ctx: Context) -> Result:
+        age = _scalar(ctx.conn, f"SELECT extract(epoch FROM now() - max(observed_at)) / 60 FROM {table}")
+        detail = "no data yet" if age is None else f"newest {table} row is {float(age):.0f} minutes old"
+        return _at_most(name, "warn", None if age is None else float(age), limit_minutes, detail)
+
+    check.__name__ = name
+    return check
+
+
+def runs_zombie(ctx: Context) -> Result:
+    zombies = [
+        run_id
+        for (run_id,) in ctx.conn.execute(
+            "SELECT run_id FROM etl_runs r WHERE status = 'running'"
+            " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = r.run_id)"
+        ).fetchall()
+    ]
+    return _at_most("runs_zombie", "error", float(len(zombies)), 0, ", ".join(zombies[:3]))
+
+
+def runs_overlap(ctx: Context) -> Result:
+    """Runs that started before an earlier run of the job had finished."""
+    overlapping = [
+        run_id
+        for (run_id,) in ctx.conn.execute(
+            """
+            SELECT run_id FROM (
+                SELECT run_id, started_at,
+                       max(coalesce(finished_at, now())) OVER (
+                           ORDER BY started_at, run_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                       ) AS earlier_end
+                  FROM etl_runs WHERE job = %s
+            ) r
+             WHERE started_at < earlier_end
+            """,
+            [JOB],
+        ).fetchall()
+    ]
+    return _at_most("runs_overlap", "error", float(len(overlapping)), 0, ", ".join(overlapping[:3]))
+
+
+def _keys(lake: Database, name: str, window: dict) -> Iterator[list[tuple[str, datetime]]]:
+    """The (entity, observed_at) of the collection's documents in `window` that were not dead-lettered."""
+    rejected = {
+        letter["lake_id"]
+        for letter in lake[DEAD_LETTERS].find({"lake_collection": name, "lake_id": window}, {"lake_id": 1})
+    }
+    batch: list[tuple[str, datetime]] = []
+    for doc in lake[name].find({"_id": window}, {"entity_id": 1, "observed_at": 1}, batch_size=10_000):
+        if doc["_id"] in rejected:
+            continue
+        observed = doc.get("observed_at")
+        if isinstance(observed, datetime):
+            batch.append((doc.get("entity_id"), observed if observed.tzinfo else observed.replace(tzinfo=UTC)))
+        if len(batch) >= KEY_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def lake_consistency(ctx: Context) -> Result:
+    """Every lake document of the latest load's window is in the warehouse or in dead_letters."""
+    run = ctx.conn.execute(
+        "SELECT run_id, watermark_from, watermark_to FROM etl_runs"
+        " WHERE job = %s AND status = 'success' AND rows_read > 0 ORDER BY finished_at DESC LIMIT 1",
+        [JOB],
+    ).fetchone()
+    if run is None:
+        return Result("lake_consistency", "error", True, None, 0, "no load has read anything yet")
+    run_id, lo, hi = run
+    window: dict = {"$lt": ObjectId.from_datetime(hi)}
+    if lo is not None:
+        window["$gte"] = ObjectId.from_datetime(lo)
+    missing, parts = 0, []
+    for name, (table, key) in LANDS_IN.items():
+        valid = absent = 0
+        for batch in _keys(ctx.lake, name, window):
+            valid += len(batch)
+            absent += int(
+                _scalar(
+                    ctx.conn,
+                    f"SELECT count(*) FROM unnest(%s::text[], %s::timestamptz[]) AS k(id, at)"
+                    f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = k.id AND t.observed_at = k.at)",
+                    [[k for k, _ in batch], [at for _, at in batch]],
+                )
+            )
+        missing += absent
+        if absent:
+            parts.append(f"{name}: {absent} of {valid} valid documents missing from {table}")
+    detail = "; ".join(parts) or f"every document of run {run_id}'s window is in the warehouse or dead-lettered"
+    return _at_most("lake_consistency", "error", float(missing), 0, detail)
+
+
+def checks(thresholds: QualitySettings) -> tuple[Callable[[Context], Result], ...]:
+    return (
+        ohlc_invariants,
+        ohlc_hour_points,
+        _freshness("freshness_coincap", ASSET_PRICES.name, thresholds.QUALITY_FRESHNESS_COINCAP_MINUTES),
+        _freshness("freshness_weather", WEATHER_OBSERVATIONS.name, thresholds.QUALITY_FRESHNESS_WEATHER_MINUTES),
+        _freshness("freshness_air", AIR_QUALITY.name, thresholds.QUALITY_FRESHNESS_AIR_MINUTES),
+        lake_consistency,
+        runs_zombie,
+        runs_overlap,
+    )
+
+
+def run_checks(conn: psycopg.Connection, lake: Database, thresholds: QualitySettings) -> list[Result]:
+    """Every check, then their results stored in quality_checks. `conn` is in autocommit mode, so a check
+    that fails to run leaves the others a usable connection."""
+    ctx = Context(conn, lake, thresholds)
+    results = []
+    for check in checks(thresholds):
+        try:
+            result = check(ctx)
+        except Exception as exc:  # a check that cannot run is a failed check, named, not a stopped run
+            result = Result(check.__name__, "error", False, None, None, f"could not run: {type(exc).__name__}: {exc}")
+        results.append(result)
+    store(conn, results)
+    return results
+
+
+def store(conn: psycopg.Connection, results: list[Result]) -> None:
+    latest_run = _scalar(conn, "SELECT run_id FROM etl_runs ORDER BY started_at DESC NULLS LAST LIMIT 1")
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO quality_checks (run_id, check_name, severity, status, observed, threshold, detail)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [(latest_run, r.check, r.severity, r.status, r.observed, r.threshold, r.detail) for r in results],
+        )
+
+
+def check_warehouse(settings: Settings) -> list[Result]:
+    with (
+        psycopg.connect(**settings.postgres_conninfo, autocommit=True, application_name="quality_checks") as conn,
+        MongoClient(settings.MONGO_URI, document_class=dict) as mongo,
+    ):
+        return run_checks(conn, mongo[settings.MONGO_DB], settings)
+
+
+def failed(results: list[Result]) -> list[Result]:
+    return [r for r in results if r.status == "fail"]
+
+
+def main() -> int:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    results = check_warehouse(settings)
+    for result in results:
+        print(result.line())
+    bad = failed(results)
+    if bad:
+        print(f"{len(bad)} check(s) failed: {', '.join(r.check for r in bad)}", file=sys.stderr)
+        return 1
+    print(
+        f"{len(results)} checks: {sum(r.status == 'pass' for r in results)} passed, "
+        f"{sum(r.status == 'warn' for r in results)} warned"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
