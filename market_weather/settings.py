@@ -234,6 +234,8 @@ class QualitySettings(SettingsGroup):
     QUALITY_FRESHNESS_COINCAP_MINUTES: int = Field(10, ge=1)
     QUALITY_FRESHNESS_WEATHER_MINUTES: int = Field(90, ge=1)
     QUALITY_FRESHNESS_AIR_MINUTES: int = Field(90, ge=1)
+    # Missing minutes tolerated inside the m1 price history of all assets together before a warning.
+    QUALITY_M1_GAPS_MAX: int = Field(0, ge=0)
     # A failed check is posted here as JSON when set (the URL often holds a token: it is a secret).
     ALERT_WEBHOOK_URL: SecretStr | None = None
 

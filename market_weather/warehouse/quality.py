@@ -4,6 +4,7 @@ Each check measures one number and compares it with its threshold:
 
 - `ohlc_invariants` (error): OHLC buckets where low <= open, close <= high or points >= 1 does not hold;
 - `ohlc_hour_points` (error): 1h buckets whose points differ from the sum of their minutes' points;
+- `m1_gaps` (warn): minutes missing inside backfilled m1 price history, against QUALITY_M1_GAPS_MAX;
 - `freshness_coincap`, `freshness_weather`, `freshness_air` (warn): minutes since the newest
   observation of each source, against QUALITY_FRESHNESS_*_MINUTES;
 - `lake_consistency` (error): documents of the latest load's window that are neither in the warehouse
@@ -126,6 +127,41 @@ def ohlc_hour_points(ctx: Context) -> Result:
     return _at_most("ohlc_hour_points", "error", float(count or 0), 0)
 
 
+# A hole longer than this between m1 history points separates two backfilled ranges rather than being a gap.
+M1_RANGE_BREAK = "1 day"
+
+
+def m1_gaps(ctx: Context) -> Result:
+    """Minutes missing inside backfilled m1 price history, per asset.
+
+    History points are the rows of asset_prices with only a price, on whole minutes. A gap is a hole
+    between two of them, up to M1_RANGE_BREAK long, with an m1 neighbour on each side: inside an m1
+    range, not between ranges and not in coarser history.
+    """
+    gaps = ctx.conn.execute(
+        f"""
+        WITH points AS (
+            SELECT asset_id, observed_at AS at,
+                   lag(observed_at) OVER w AS before, lead(observed_at) OVER w AS after,
+                   lead(observed_at, 2) OVER w AS after_next
+              FROM asset_prices
+             WHERE market_cap_usd IS NULL AND observed_at = date_trunc('minute', observed_at)
+            WINDOW w AS (PARTITION BY asset_id ORDER BY observed_at)
+        )
+        SELECT asset_id, at, after, (extract(epoch FROM after - at) / 60)::bigint - 1 AS missing
+          FROM points
+         WHERE after - at > interval '1 minute' AND after - at <= interval '{M1_RANGE_BREAK}'
+           AND at - before = interval '1 minute' AND after_next - after = interval '1 minute'
+         ORDER BY missing DESC, asset_id, at
+        """
+    ).fetchall()
+    missing = sum(n for *_, n in gaps)
+    detail = ", ".join(f"{a} {lo:%Y-%m-%d %H:%M} → {hi:%H:%M} ({n} missing)" for a, lo, hi, n in gaps[:3])
+    if len(gaps) > 3:
+        detail += f" and {len(gaps) - 3} more"
+    return _at_most("m1_gaps", "warn", float(missing), ctx.thresholds.QUALITY_M1_GAPS_MAX, detail)
+
+
 def _freshness(name: str, table: str, limit_minutes: int) -> Callable[[Context], Result]:
     def check(ctx: Context) -> Result:
         age = _scalar(ctx.conn, f"SELECT extract(epoch FROM now() - max(observed_at)) / 60 FROM {table}")
@@ -225,6 +261,7 @@ def checks(thresholds: QualitySettings) -> tuple[Callable[[Context], Result], ..
     return (
         ohlc_invariants,
         ohlc_hour_points,
+        m1_gaps,
         _freshness("freshness_coincap", ASSET_PRICES.name, thresholds.QUALITY_FRESHNESS_COINCAP_MINUTES),
         _freshness("freshness_weather", WEATHER_OBSERVATIONS.name, thresholds.QUALITY_FRESHNESS_WEATHER_MINUTES),
         _freshness("freshness_air", AIR_QUALITY.name, thresholds.QUALITY_FRESHNESS_AIR_MINUTES),

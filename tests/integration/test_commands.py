@@ -41,7 +41,7 @@ def test_demo_runs_a_full_cycle_and_a_rerun_duplicates_nothing(env, pg):
     assert "PASS  lake_consistency" in first.stdout and "FAIL" not in first.stdout
     assert_quiet(first)
     check = run_module(env, "market_weather.warehouse.quality")
-    assert check.returncode == 0 and "8 checks: 8 passed, 0 warned" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "9 checks: 9 passed, 0 warned" in check.stdout, check.stdout + check.stderr
 
     second = run_module(env, "market_weather.stack", "demo")
     assert second.returncode == 0, second.stderr[-3000:]

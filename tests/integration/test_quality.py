@@ -16,6 +16,7 @@ from tests.conftest import run_module
 from tests.integration.test_pipeline import fill_lake
 
 ERROR_CHECKS = {"ohlc_invariants", "ohlc_hour_points", "lake_consistency", "runs_zombie", "runs_overlap"}
+WARN_CHECKS = {"m1_gaps", "freshness_coincap", "freshness_weather", "freshness_air"}
 
 
 def make_check(settings) -> tuple[int, dict[str, str], str]:
@@ -51,9 +52,7 @@ def test_checks_pass_after_a_real_load_and_name_a_broken_ohlc_bucket(settings, w
 
     code, statuses, output = make_check(settings)
     assert code == 0, output
-    assert statuses == {
-        check: "PASS" for check in [*ERROR_CHECKS, "freshness_coincap", "freshness_weather", "freshness_air"]
-    }
+    assert statuses == {check: "PASS" for check in ERROR_CHECKS | WARN_CHECKS}
     assert {name: status for name, (status, *_) in latest(pg).items()} == {name: "pass" for name in statuses}
 
     # A bucket whose high is below its low, as a bad merge or a hand edit would leave it.
@@ -142,3 +141,27 @@ def test_the_alert_is_logged_always_and_posted_when_a_webhook_is_set(webhook, ca
     assert (alert["dag_id"], alert["task_id"], alert["run_id"]) == ("lake_to_warehouse", "check_warehouse", "r1")
     assert "ohlc_invariants" in alert["message"]
     assert "alert-token-123" not in caplog.text, "the webhook URL stays out of the log"
+
+
+def test_minutes_missing_inside_backfilled_history_are_reported_as_gaps(settings, lake, writer, pg, spark):
+    fill_lake(settings, writer)
+    # Three minutes the source did not deliver, inside bitcoin's three hours of m1 history.
+    first = lake.coincap_history.find_one({"entity_id": "bitcoin"}, sort=[("observed_at", 1)])["observed_at"]
+    hole = [first + timedelta(minutes=m) for m in (30, 31, 32)]
+    assert lake.coincap_history.delete_many({"entity_id": "bitcoin", "observed_at": {"$in": hole}}).deleted_count == 3
+    lake_to_warehouse.run(spark, settings, run_id="with-hole")
+
+    code, statuses, output = make_check(settings)
+
+    assert statuses["m1_gaps"] == "WARN" and statuses["lake_consistency"] == "PASS", output
+    assert code == 0, "a gap warns: the source may not have had those minutes"
+    status, observed, detail = latest(pg)["m1_gaps"]
+    assert (status, observed) == ("warn", 3)
+    before, after = hole[0] - timedelta(minutes=1), hole[-1] + timedelta(minutes=1)
+    assert detail == f"bitcoin {before:%Y-%m-%d %H:%M} → {after:%H:%M} (3 missing)"
+    # The ranges between the assets' separate backfills and the coarser history are not gaps.
+    source_to_lake.backfill_coincap(
+        SimulatedCoinCap(seed=7), writer, ["ethereum"], first - timedelta(days=3), first - timedelta(days=2), "h1", "h1"
+    )
+    lake_to_warehouse.run(spark, settings, run_id="coarse")
+    assert quality.m1_gaps(quality.Context(pg, lake, settings)).observed == 3
