@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
 
+from market_weather.settings import PROJECT_ROOT
 from tests.conftest import run_module
 from tests.integration.conftest import table_counts as counts
 
@@ -54,6 +56,19 @@ def test_demo_runs_a_full_cycle_and_a_rerun_duplicates_nothing(env, pg):
     assets = len(env["COINCAP_ASSETS"].split(","))
     assert assets <= after_second["asset_prices"] - after_first["asset_prices"] <= 3 * assets
     assert after_second["assets"] == after_first["assets"] == assets
+
+    # The README's example queries, on the warehouse the demo filled: each answers with rows.
+    queries = readme_queries()
+    assert len(queries) == 5
+    for query in queries:
+        assert pg.execute(query).fetchall(), query
+
+
+def readme_queries() -> list[str]:
+    """The SQL blocks of the README's "Example queries" section."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("### Example queries", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
 
 
 def test_load_reports_what_it_read_wrote_and_rejected(env, pg, settings):

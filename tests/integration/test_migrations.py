@@ -70,3 +70,27 @@ def test_a_warehouse_of_an_earlier_version_is_upgraded_and_keeps_its_rows(old_wa
         assert conn.execute("SELECT run_id, status, tail_docs FROM etl_runs").fetchall() == [
             ("old-run", "success", None)
         ]
+
+
+def test_every_table_view_and_column_of_the_warehouse_says_what_it_holds(pg):
+    """What pgAdmin shows beside each object: yoyo's own bookkeeping tables aside."""
+    uncommented = pg.execute(
+        """
+        SELECT c.relname, a.attname
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+          LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relkind IN ('r', 'v') AND c.relname NOT LIKE '%yoyo%'
+           AND col_description(c.oid, a.attnum) IS NULL
+        UNION ALL
+        SELECT c.relname, NULL
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+         WHERE c.relkind IN ('r', 'v') AND c.relname NOT LIKE '%yoyo%' AND obj_description(c.oid, 'pg_class') IS NULL
+        """
+    ).fetchall()
+    assert uncommented == []
+    tables = pg.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'"
+        " WHERE c.relkind IN ('r', 'v') AND c.relname NOT LIKE '%yoyo%'"
+    ).fetchone()[0]
+    assert tables == 11, "8 tables and 3 views, each checked above"
