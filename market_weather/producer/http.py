@@ -1,12 +1,14 @@
 """The HTTP behaviour both live clients share: one session, timeouts, retries, clear errors, no key leaks.
 
-Retries (tenacity) cover 429, 5xx, connection errors and timeouts, with exponential backoff and
-jitter, honouring `Retry-After` (seconds or an HTTP date), bounded in total time. 400, 401, 403 and
-404 fail at once. The API key never appears in a log record, an exception or a stored URL.
+Retries (tenacity) cover 429, 5xx, connection errors, timeouts and bodies cut short, with exponential
+backoff and jitter, honouring `Retry-After` (seconds or an HTTP date), bounded in total time. 400,
+401, 403, 404 and a redirect loop fail at once, as one line naming the endpoint. The API key never
+appears in a log record, an exception, a stored URL or a returned body (an API may echo it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -38,11 +40,11 @@ class ApiError(RuntimeError):
 
 
 class ResponseNotJson(ApiError):
-    """The API answered 2xx with a body that is not JSON; the body is kept for the dead letters."""
+    """The API answered 2xx with a body that cannot be read as JSON; the body is kept for the dead letters."""
 
-    def __init__(self, message: str, body: str, status: int):
+    def __init__(self, message: str, body: str, status: int, reason: str = "response is not JSON"):
         super().__init__(message, status)
-        self.body = body
+        self.body, self.reason = body, reason
 
 
 class _Retryable(Exception):
@@ -65,6 +67,37 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def redact_json(body: Any, secret: str, mask: str = "***") -> Any:
+    """A decoded JSON body with `secret` masked in every string and field name; changed in place.
+
+    Walks with a stack of its own, so no nesting makes it recurse.
+    """
+    if not secret:
+        return body
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if any(isinstance(k, str) and secret in k for k in node):
+                renamed = {(k.replace(secret, mask) if isinstance(k, str) else k): v for k, v in node.items()}
+                node.clear()
+                node.update(renamed)
+            entries: Any = node.items()
+        elif isinstance(node, list):
+            entries = enumerate(node)
+        else:
+            continue
+        for key, value in list(entries):
+            if isinstance(value, str):
+                if secret in value:
+                    node[key] = value.replace(secret, mask)
+            elif isinstance(value, dict | list):
+                stack.append(value)
+    if isinstance(body, str) and secret in body:
+        return body.replace(secret, mask)
+    return body
 
 
 class _RedactSecret(logging.Filter):
@@ -127,6 +160,21 @@ class JsonApi:
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
 
+    def _decode(self, endpoint: str, response: requests.Response) -> Any:
+        """The JSON body without the key. Bytes, not text: UTF-8, -16 or -32, with a byte-order mark or without."""
+        status = response.status_code
+        try:
+            body = json.loads(response.content)
+        except RecursionError:
+            reason = "response JSON is nested too deeply to read"
+        except ValueError:
+            reason = "response is not JSON"
+        else:
+            return redact_json(body, self._key)
+        raise ResponseNotJson(
+            f"{self.name} {endpoint}: HTTP {status}: {reason}", self._redact(response.text), status, reason
+        ) from None
+
     def _auth(self, params: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
         """Headers and query parameters that carry the key; each API says how."""
         raise NotImplementedError
@@ -171,21 +219,23 @@ class JsonApi:
         except (requests.ConnectionError, requests.Timeout) as exc:
             # requests puts the full URL, query string included, in its messages: name the type only.
             raise _Retryable(f"{type(exc).__name__} reaching {self.base_url}{endpoint}") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise _Retryable(f"{type(exc).__name__}: the body from {self.base_url}{endpoint} was cut short") from None
+        except requests.TooManyRedirects:
+            raise ApiError(
+                f"{self.name} {endpoint}: more than {self.session.max_redirects} redirects: check the base URL"
+            ) from None
+        except requests.RequestException as exc:
+            detail = " ".join(self._redact(str(exc)).split())[:200]
+            raise ApiError(f"{self.name} {endpoint}: {type(exc).__name__}: {detail}") from None
         self.bytes_received += len(response.content)
         status = response.status_code
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}", parse_retry_after(response.headers.get("Retry-After")), status)
         if status >= 400:
             hint = FAIL_FAST_HINTS.get(status, "the request was refused")
-            detail = self._redact(response.text[:200]).strip()
+            detail = " ".join(self._redact(response.text).split())[:200]
             raise ApiError(
                 f"{self.name} {endpoint}: HTTP {status}: {hint}" + (f" ({detail})" if detail else ""), status
             )
-        try:
-            return response.json()
-        except ValueError:
-            raise ResponseNotJson(
-                f"{self.name} {endpoint}: HTTP {status} with a body that is not JSON",
-                self._redact(response.text),
-                status,
-            ) from None
+        return self._decode(endpoint, response)

@@ -1,17 +1,21 @@
 """Validate API responses and wrap each record in the lake envelope. Pure functions, no I/O.
 
 A record that fails validation becomes a dead letter with its reason; the others go on. The
-payload stored is the record exactly as received: validation reads it, never rewrites it.
+payload stored is the record as received (the live client has masked any echo of the API key):
+validation reads it, never rewrites it. What the Spark job would refuse (a price that does not fit
+its DECIMAL(38,18), an epoch past the year 9999) and what the lake cannot hold (an integer wider than
+64 bits) are refused here, with the field named; a dead letter keeps its payload as the lake can hold it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic_core import PydanticCustomError
 
 from market_weather.contract import (
     COINCAP_ASSETS,
@@ -20,25 +24,55 @@ from market_weather.contract import (
     OPENWEATHER_WEATHER,
     SCHEMA_VERSION,
 )
-from market_weather.lake import Batch
+from market_weather.lake import Batch, printable, storable, unstorable
+from market_weather.producer.casts import fits_int, fits_money
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The last instant a Python datetime (and so a lake document) can hold: 9999-12-31T23:59:59.999.
+MAX_EPOCH_MS = (datetime.max.replace(tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
+MAX_EPOCH_S = MAX_EPOCH_MS // 1000
 
 
 def _decimal_string(value: str) -> str:
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
+        raise PydanticCustomError("decimal", "not a decimal number") from None
     if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
+        raise PydanticCustomError("decimal", "not a finite number")
     return value
 
 
+def _money(value: str) -> str:
+    if not fits_money(value):
+        raise PydanticCustomError("money", "not a decimal that fits DECIMAL(38,18)")
+    return value
+
+
+def _integer(value: str) -> str:
+    if not fits_int(value):
+        raise PydanticCustomError("integer", "not an integer")
+    return value
+
+
+def _epoch(most: int, unit: str) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        if not 0 <= value <= most:
+            raise PydanticCustomError("epoch", f"not epoch {unit} between 1970 and the year 9999")
+        return value
+
+    return check
+
+
 DecimalStr = Annotated[StrictStr, AfterValidator(_decimal_string)]
+# CoinCap's figures the job reads: a string it cannot cast would be refused there, so it is here.
+Money = Annotated[StrictStr, AfterValidator(_money)]
+IntegerStr = Annotated[StrictStr, AfterValidator(_integer)]
 # OpenWeather sends ints and floats alike; a string, a boolean or NaN is not a number here, as it is
 # not to the Spark job, which reads these fields as doubles.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-EpochSeconds = Annotated[StrictInt, Field(ge=0)]
-EpochMillis = Annotated[StrictInt, Field(ge=0)]
+EpochSeconds = Annotated[StrictInt, AfterValidator(_epoch(MAX_EPOCH_S, "seconds"))]
+EpochMillis = Annotated[StrictInt, AfterValidator(_epoch(MAX_EPOCH_MS, "milliseconds"))]
 
 
 class _Record(BaseModel):
@@ -47,21 +81,21 @@ class _Record(BaseModel):
 
 class CoinCapAsset(_Record):
     id: Annotated[StrictStr, Field(min_length=1, pattern=r"^[a-z0-9-]+$")]
-    rank: DecimalStr
+    rank: IntegerStr
     symbol: StrictStr
     name: StrictStr
-    supply: DecimalStr
-    maxSupply: DecimalStr | None = None
-    marketCapUsd: DecimalStr | None = None
-    volumeUsd24Hr: DecimalStr | None = None
-    priceUsd: DecimalStr
-    changePercent24Hr: DecimalStr | None = None
-    vwap24Hr: DecimalStr | None = None
+    supply: Money
+    maxSupply: Money | None = None
+    marketCapUsd: Money | None = None
+    volumeUsd24Hr: Money | None = None
+    priceUsd: Money
+    changePercent24Hr: Money | None = None
+    vwap24Hr: Money | None = None
     explorer: StrictStr | None = None
 
 
 class CoinCapHistoryPoint(_Record):
-    priceUsd: DecimalStr
+    priceUsd: Money
     time: EpochMillis
     circulatingSupply: DecimalStr | None = None
 
@@ -130,15 +164,17 @@ class OpenWeatherAirItem(_Record):
 
 
 def _reason(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors())
+    return "; ".join(
+        f"{'.'.join(printable(str(p), 40) for p in err['loc']) or 'record'}: {err['msg']}" for err in exc.errors()
+    )
 
 
 def _from_millis(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 def _from_seconds(s: int) -> datetime:
-    return datetime.fromtimestamp(s, tz=UTC)
+    return EPOCH + timedelta(seconds=s)
 
 
 class Envelope:
@@ -165,8 +201,8 @@ class Envelope:
             "endpoint": self.endpoint,
             "fetched_at": self.fetched_at,
             "run_id": self.run_id,
-            "reason": reason,
-            "payload": payload,
+            "reason": printable(reason, 2000),
+            "payload": storable(payload),
         }
 
 
@@ -182,6 +218,10 @@ def _records(
 ) -> Batch:
     batch = Batch(collection, [], [])
     for item in items:
+        problem = unstorable(item)
+        if problem is not None:
+            batch.dead_letters.append(envelope.dead_letter(problem, item))
+            continue
         try:
             record = model.model_validate(item)
         except ValidationError as exc:
@@ -205,8 +245,8 @@ def coincap_assets(response: Any, envelope: Envelope) -> Batch:
     if isinstance(items, Batch):
         return items
     timestamp = response.get("timestamp")
-    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp < 0:
-        reason = "response has no integer 'timestamp' (epoch ms)"
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or not 0 <= timestamp <= MAX_EPOCH_MS:
+        reason = "timestamp: the response has no epoch milliseconds between 1970 and the year 9999"
         return Batch(COINCAP_ASSETS, [], [envelope.dead_letter(reason, response)])
     observed_at = _from_millis(timestamp)
     return _records(envelope, COINCAP_ASSETS, items, CoinCapAsset, lambda r: (r.id, observed_at))

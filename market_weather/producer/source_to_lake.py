@@ -32,12 +32,12 @@ def _fetch(
     run_id: str,
     to_batch: Callable[[Any, records.Envelope], Batch],
 ) -> Batch:
-    """Call the source; validate what it returned, or dead-letter a body that is not JSON at all."""
+    """Call the source; validate what it returned, or dead-letter a body that cannot be read as JSON at all."""
     try:
         response = call()
     except ResponseNotJson as exc:
         envelope = records.Envelope(api, endpoint, utc_now(), run_id)
-        return Batch(collection, [], [envelope.dead_letter(f"response is not JSON (HTTP {exc.status})", exc.body)])
+        return Batch(collection, [], [envelope.dead_letter(f"{exc.reason} (HTTP {exc.status})", exc.body)])
     return to_batch(response, records.Envelope(api, endpoint, utc_now(), run_id))
 
 

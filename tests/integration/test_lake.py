@@ -1,11 +1,13 @@
 """The lake writer on a real SecantusDB server: envelope, unique keys, indexes, counts."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from market_weather.contract import RAW_COLLECTIONS
 from market_weather.producer import records, source_to_lake
 from market_weather.producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
 from tests.conftest import load_fixture
+from tests.unit.test_producer_fuzz import SEED, fuzz_cases
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -53,3 +55,34 @@ def test_simulated_volume_lands_through_the_same_writer(lake, writer, settings):
         SimulatedOpenWeather(seed=1), writer, settings.OPENWEATHER_LOCATIONS, NOW - timedelta(days=10), NOW, "vol"
     )
     assert air.inserted == len(settings.OPENWEATHER_LOCATIONS) * 240
+
+
+def test_a_document_the_lake_cannot_hold_is_dead_lettered_and_the_rest_of_its_batch_written(lake, writer):
+    """A writer handed what BSON cannot hold (an integer wider than 64 bits) loses no other document."""
+    envelope = records.Envelope("coincap", "/h", NOW, "wide")
+    batch = records.coincap_history(load_fixture("coincap_v3_asset_history.json"), "bitcoin", envelope)
+    wide = {**batch.documents[1]["payload"], "volume": 2**64}
+    batch.documents[1]["payload"] = wide
+    batch.dead_letters += [
+        envelope.dead_letter("fine", "ok"),
+        {**envelope.dead_letter("odd", None), "payload": "\ud800"},
+    ]
+    counts = writer.write(batch)
+    assert counts.as_dict() == {"fetched": 5, "inserted": 2, "duplicates": 0, "dead_lettered": 3}
+    assert lake.coincap_history.count_documents({}) == 2
+    letters = {d["reason"]: d["payload"] for d in lake.dead_letters.find({"run_id": "wide"})}
+    assert letters == {
+        "lake: payload.volume: an integer wider than 64 bits, which BSON cannot hold": json.dumps(wide),
+        "fine": "ok",
+        "odd; lake: payload: text with an unpaired surrogate, which BSON cannot hold": "\\ud800",
+    }
+
+
+def test_seeded_fuzz_through_the_writer_loses_no_record_and_raises_nothing(lake, writer):
+    """Mutated responses (tests/unit/test_producer_fuzz.py) through validation and the writer into the real lake."""
+    for case in fuzz_cases(SEED + 1, 300):
+        batch = case.run()
+        counts = writer.write(batch)
+        run = {"run_id": f"fuzz-{case.number}"}
+        assert counts.inserted == len(batch.documents) == lake[batch.collection].count_documents(run)
+        assert counts.dead_lettered == len(batch.dead_letters) == lake.dead_letters.count_documents(run)

@@ -241,3 +241,87 @@ def test_retry_after_parsing():
     assert parse_retry_after("Thu, 01 Jan 2026 00:01:00 GMT", now) == 60
     assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now) == 0
     assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None
+
+
+def _cut_short(body: bytes) -> Response:
+    """A response that promises more bytes than it sends, as a connection dropped mid-body does."""
+    response = Response(iter([body[: len(body) // 2]]), content_type="application/json")
+    response.headers["Content-Length"] = str(len(body))
+    return response
+
+
+def test_a_body_cut_short_is_retried(httpserver, coincap, waits):
+    body = json.dumps(load_fixture("coincap_v3_assets.json")).encode()
+    httpserver.expect_ordered_request("/v3/assets").respond_with_response(_cut_short(body))
+    httpserver.expect_ordered_request("/v3/assets").respond_with_data(body, content_type="application/json")
+    assert [a["id"] for a in coincap.assets(["bitcoin"])["data"]] == ["bitcoin", "ethereum"]
+    assert coincap.calls == 2 and len(waits) == 1
+
+
+def test_a_body_cut_short_every_time_ends_in_one_line_naming_the_endpoint(httpserver, coincap, waits):
+    body = json.dumps(load_fixture("coincap_v3_assets.json")).encode()
+    for _ in range(4):
+        httpserver.expect_ordered_request("/v3/assets").respond_with_response(_cut_short(body))
+    with pytest.raises(ApiError, match=r"^coincap /assets: gave up after 4 attempts .*cut short$") as info:
+        coincap.assets(["bitcoin"])
+    assert "\n" not in str(info.value) and coincap.calls == 4
+
+
+def test_a_redirect_loop_fails_at_once_naming_the_endpoint(httpserver, openweather, waits):
+    httpserver.expect_request("/data/2.5/weather").respond_with_response(
+        Response("", status=302, headers={"Location": "/data/2.5/weather"})
+    )
+    with pytest.raises(ApiError) as info:
+        openweather.current_weather(PARIS)
+    assert str(info.value) == "openweather /data/2.5/weather: more than 30 redirects: check the base URL"
+    assert openweather.calls == 1 and waits == []
+
+
+def test_a_json_body_that_starts_with_a_byte_order_mark_is_read(httpserver, coincap):
+    body = "\ufeff" + json.dumps(load_fixture("coincap_v3_assets.json"))
+    httpserver.expect_request("/v3/assets").respond_with_data(
+        body.encode(), content_type="application/json; charset=utf-8"
+    )
+    writer = MemoryWriter()
+    counts = source_to_lake.fetch_coincap(coincap, writer, ["bitcoin", "ethereum"], "run")
+    assert (counts.inserted, counts.dead_lettered) == (2, 0)
+
+
+def test_json_nested_too_deeply_to_read_is_dead_lettered_whole(httpserver, coincap):
+    body = '{"data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    httpserver.expect_request("/v3/assets").respond_with_data(body, content_type="application/json")
+    writer = MemoryWriter()
+    counts = source_to_lake.fetch_coincap(coincap, writer, ["bitcoin"], "run")
+    assert (counts.inserted, counts.dead_lettered) == (0, 1)
+    letter = writer.batches[0].dead_letters[0]
+    assert letter["reason"] == "response JSON is nested too deeply to read (HTTP 200)"
+    assert letter["payload"] == body
+
+
+def test_a_json_body_that_echoes_the_key_is_stored_without_it(httpserver, coincap, openweather):
+    """Some APIs echo the request, key included; neither a document nor a dead letter keeps it."""
+    assets = load_fixture("coincap_v3_assets.json")
+    assets["data"][0]["request"] = {"headers": [f"Authorization: Bearer {KEY}"], f"key {KEY}": KEY}
+    assets["data"][1]["priceUsd"] = f"invalid key {KEY}"
+    httpserver.expect_request("/v3/assets").respond_with_json(assets)
+    weather = {**load_fixture("openweather_current.json"), "echo": f"/data/2.5/weather?appid={KEY}&units=metric"}
+    httpserver.expect_request("/data/2.5/weather").respond_with_json(weather)
+    httpserver.expect_request("/data/2.5/air_pollution").respond_with_json({"cod": 401, "message": f"bad {KEY}"})
+    writer = MemoryWriter()
+    source_to_lake.fetch_coincap(coincap, writer, ["bitcoin", "ethereum"], "run")
+    source_to_lake.fetch_openweather(openweather, writer, [PARIS], "run")
+    documents = [d["payload"] for b in writer.batches for d in b.documents]
+    letters = [d["payload"] for b in writer.batches for d in b.dead_letters]
+    assert (len(documents), len(letters)) == (2, 2)
+    assert KEY not in repr(writer.batches)
+    assert documents[0]["request"] == {"headers": ["Authorization: Bearer ***"], "key ***": "***"}
+    assert documents[1]["echo"] == "/data/2.5/weather?appid=***&units=metric"
+    assert letters == [{**assets["data"][1], "priceUsd": "invalid key ***"}, {"cod": 401, "message": "bad ***"}]
+
+
+def test_an_error_message_shows_no_part_of_the_key(httpserver, coincap):
+    """The body is cut to 200 characters after the key is masked, so no prefix of the key slips through."""
+    httpserver.expect_request("/v3/assets").respond_with_data("x" * 190 + KEY, status=403)
+    with pytest.raises(ApiError) as info:
+        coincap.assets(["bitcoin"])
+    assert KEY[:6] not in str(info.value)

@@ -247,3 +247,10 @@ def test_raw_frames_become_the_warehouse_tables_and_the_rejects(spark):
     assert [r.asset_id for r in outputs.tables["assets"].collect()] == ["bitcoin"]
     assert [(r.location_id, r.temp_c) for r in outputs.tables["weather_observations"].collect()] == [("paris", 8.5)]
     assert [(r.location_id, r.aqi) for r in outputs.tables["air_quality"].collect()] == [("paris", 2)]
+
+
+def test_a_figure_written_too_finely_to_cast_is_rejected_without_failing_the_job(spark):
+    """Cast, 5e-2147483647 would fail the whole job (BigInteger overflow) and 1e-100000000 would take minutes."""
+    docs = [history_doc(i, "bitcoin", T0, F0, price) for i, price in (("a", "5e-2147483647"), ("b", "1e-100000000"))]
+    rows = transforms.coincap_history_rows(raw(spark, schemas.COINCAP_HISTORY, docs)).collect()
+    assert [(r._id, r.reason) for r in rows] == [(i, "priceUsd: missing or not a decimal") for i in ("a", "b")]
