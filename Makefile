@@ -64,7 +64,7 @@ unit: setup
 integration: setup
 	$(PY) -m pytest tests/integration
 
-# A benchmark suite, not tests: BENCH_SCALE=small finishes in under ten minutes.
+# A benchmark suite, not tests: BENCH_SCALE=small finishes in about a quarter of an hour.
 bench: setup
 	$(PY) -m bench.run
 

@@ -4,7 +4,7 @@ A suite, not tests: nothing passes or fails on time. Every figure is measured si
 run on a bench stack of its own (LOCAL_STATE_DIR/bench, free ports), and reported as a ratio where
 one applies, so it holds on a noisy machine. Writes bench/results/<UTC timestamp>.json and .md.
 
-BENCH_SCALE=small finishes in under ten minutes on two cores; the default scale is the one the
+BENCH_SCALE=small finishes in about a quarter of an hour on two cores; the default scale is the one the
 README quotes.
 """
 
