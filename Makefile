@@ -10,10 +10,11 @@ JARS_STAMP := $(JARS_DIR)/.fetched
 
 .PHONY: setup jars run demo start status stop load check lint test unit integration bench clean-data
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt market_weather/dashboard/assets/package-lock.json
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[airflow,stack,bench,test]'
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[airflow,stack,dashboard,bench,test]'
+	$(PY) -m market_weather.dashboard.assets
 	touch $(STAMP)
 
 $(JARS_STAMP): spark/jars/pom.xml

@@ -91,25 +91,43 @@ class LakeSettings(SettingsGroup):
         return value
 
 
-class WarehouseSettings(SettingsGroup):
-    """The PostgreSQL warehouse; the only group that needs a password."""
+class WarehouseAddress(SettingsGroup):
+    """Where the PostgreSQL warehouse answers, whoever logs in."""
 
     POSTGRES_HOST: str = "127.0.0.1"
     POSTGRES_PORT: int = Field(5432, ge=1, le=65535)
     POSTGRES_DB: str = "warehouse"
+
+    def _conninfo(self, user: str, password: SecretStr) -> dict:
+        """Keyword arguments for psycopg.connect (the password travels apart from any URL)."""
+        host, port, dbname = self.POSTGRES_HOST, self.POSTGRES_PORT, self.POSTGRES_DB
+        return {"host": host, "port": port, "dbname": dbname, "user": user, "password": password.get_secret_value()}
+
+
+class WarehouseReaderSettings(WarehouseAddress):
+    """The warehouse's read-only login (a member of the `warehouse_reader` role the migrations create):
+    what the dashboard connects as. It can read every table and view and change nothing."""
+
+    DASHBOARD_DB_USER: str = Field("dashboard", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    DASHBOARD_DB_PASSWORD: SecretStr = SecretStr("dashboard-local")
+
+    @property
+    def reader_conninfo(self) -> dict:
+        """Keyword arguments for psycopg.connect as the read-only login."""
+        return self._conninfo(self.DASHBOARD_DB_USER, self.DASHBOARD_DB_PASSWORD)
+
+
+class WarehouseSettings(WarehouseReaderSettings):
+    """The PostgreSQL warehouse's owner; the only group that needs its password. The migrations run as
+    the owner, which also gives the read-only login its password."""
+
     POSTGRES_USER: str = "warehouse"
     POSTGRES_PASSWORD: SecretStr
 
     @property
     def postgres_conninfo(self) -> dict:
-        """Keyword arguments for psycopg.connect (the password travels apart from any URL)."""
-        return {
-            "host": self.POSTGRES_HOST,
-            "port": self.POSTGRES_PORT,
-            "dbname": self.POSTGRES_DB,
-            "user": self.POSTGRES_USER,
-            "password": self.POSTGRES_PASSWORD.get_secret_value(),
-        }
+        """Keyword arguments for psycopg.connect as the owner."""
+        return self._conninfo(self.POSTGRES_USER, self.POSTGRES_PASSWORD)
 
     @property
     def jdbc_url(self) -> str:
@@ -220,6 +238,14 @@ class UiSettings(SettingsGroup):
     PGADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
 
 
+class DashboardSettings(LakeSettings, WarehouseReaderSettings):
+    """The dashboard: where it listens, and how it reads the warehouse (read-only login) and the lake."""
+
+    DASHBOARD_PORT: int = Field(8083, ge=1, le=65535)
+    # 127.0.0.1 in the local mode; 0.0.0.0 inside its container, published on 127.0.0.1 only.
+    DASHBOARD_HOST: str = "127.0.0.1"
+
+
 class AirflowSettings(SettingsGroup):
     """Airflow's own metadata database on the platform's PostgreSQL: its role and password."""
 
@@ -241,7 +267,14 @@ class QualitySettings(SettingsGroup):
 
 
 class Settings(
-    ProducerSettings, WarehouseSettings, ScheduleSettings, SparkSettings, UiSettings, AirflowSettings, QualitySettings
+    ProducerSettings,
+    WarehouseSettings,
+    DashboardSettings,
+    ScheduleSettings,
+    SparkSettings,
+    UiSettings,
+    AirflowSettings,
+    QualitySettings,
 ):
     """Every group: what the local stack starts with and the Spark job reads."""
 

@@ -33,7 +33,7 @@ def _start(full: bool) -> LocalStack:
 
 @app.command()
 def run() -> None:
-    """The whole platform: services, Airflow with the DAGs unpaused, Mongo Express, pgAdmin."""
+    """The whole platform: services, Airflow with the DAGs unpaused, Mongo Express, pgAdmin, the dashboard."""
     stack = _start(full=True)
     s = stack.settings
     uis = (
@@ -45,6 +45,7 @@ def run() -> None:
     for name, port, login, password in uis:
         typer.echo(f"  {name:<14} http://127.0.0.1:{port}   login {login}, password {password} in .env")
     typer.echo(
+        f"  Dashboard      http://127.0.0.1:{s.DASHBOARD_PORT}   markets, weather and air, pipeline health (no login)\n"
         f"  Spark master   http://127.0.0.1:{s.SPARK_MASTER_UI_PORT}   the worker and every load (no login)\n"
         f"  PostgreSQL     127.0.0.1:{s.POSTGRES_PORT} database {s.POSTGRES_DB}, user {s.POSTGRES_USER}\n"
         f"  lake           {s.MONGO_URI} database {s.MONGO_DB}\n"

@@ -1,6 +1,6 @@
 """The local stack, supervised by supervisord: PostgreSQL and the SecantusDB lake (`start`), plus the
 rest of compose's topology (`start(full=True)`, what `make run` does): a Spark master and worker, Airflow's
-api-server, scheduler, dag-processor and triggerer, Mongo Express and pgAdmin.
+api-server, scheduler, dag-processor and triggerer, Mongo Express, pgAdmin and the dashboard.
 
 Everything lives under LOCAL_STATE_DIR (git-ignored): data, logs, sockets and the generated
 supervisord configuration. Starting is idempotent: what exists is reused, what runs is left running.
@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from market_weather.files import write_private
 from market_weather.lake import ensure_lake_indexes
-from market_weather.settings import Settings, load_settings
+from market_weather.settings import DashboardSettings, Settings, load_settings
 from market_weather.stack import airflow_local, spark_cluster
 from market_weather.stack.errors import StackError
 from market_weather.warehouse.migrate import migrate
@@ -42,7 +43,7 @@ PG_SUPERUSER = "postgres"
 CORE = ("postgres", "lake")
 # Started once the core answers and the databases are set up, as compose's depends_on orders them;
 # Airflow's other components once its api-server answers (their tasks talk to it).
-PLATFORM = ("spark_master", "spark_worker", *airflow_local.COMPONENTS, "mongo_express", "pgadmin")
+PLATFORM = ("spark_master", "spark_worker", *airflow_local.COMPONENTS, "mongo_express", "pgadmin", "dashboard")
 AFTER_API_SERVER = tuple(name for name in airflow_local.COMPONENTS if name != "airflow_apiserver")
 # The compose service each program stands for (a test holds the two files to it).
 COMPOSE_SERVICES = {
@@ -56,6 +57,7 @@ COMPOSE_SERVICES = {
     "airflow_triggerer": "airflow-triggerer",
     "mongo_express": "mongo-express",
     "pgadmin": "pgadmin",
+    "dashboard": "dashboard",
 }
 
 __all__ = [
@@ -134,6 +136,7 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
             "AIRFLOW_UI_PORT": free_port(),
             "MONGO_EXPRESS_PORT": free_port(),
             "PGADMIN_PORT": free_port(),
+            "DASHBOARD_PORT": free_port(),
             "SPARK_MASTER_PORT": free_port(),
             "SPARK_MASTER_UI_PORT": free_port(),
             "SPARK_WORKER_UI_PORT": free_port(),
@@ -260,6 +263,10 @@ class LocalStack:
 
             pgadmin.ensure_installed(self._pgadmin_venv)
             pgadmin.prepare(self.settings, self._pgadmin_venv, self.state_dir)
+        if "dashboard" in wanted:
+            from market_weather.dashboard import assets
+
+            assets.ensure_installed()
 
     # ------------------------------------------------------------------------------- programs
     def _postgres_program(self) -> Program:
@@ -375,6 +382,20 @@ class LocalStack:
             autostart=False,
         )
 
+    def _dashboard_program(self) -> Program:
+        s = self.settings
+        environment = {
+            name: value for name, value in s.as_environment().items() if name in DashboardSettings.model_fields
+        }
+        return Program(
+            "dashboard",
+            [sys.executable, "-m", "market_weather.dashboard"],
+            lambda: _dashboard_check(s),
+            [(s.DASHBOARD_HOST, s.DASHBOARD_PORT, "DASHBOARD_PORT")],
+            environment=environment,
+            autostart=False,
+        )
+
     # ------------------------------------------------------------------------------- postgres
     def _as_pg_user(self, argv: list[str]) -> list[str]:
         if self.pg_os_user == getpass.getuser():
@@ -444,8 +465,13 @@ class LocalStack:
             for role, password, database in owners:
                 role_exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
                 verb = sql.SQL("ALTER" if role_exists else "CREATE")
+                # The warehouse's owner creates the read-only role and login in its migrations, as the
+                # postgres image's POSTGRES_USER (a superuser) does in compose.
+                rights = sql.SQL(" CREATEROLE" if database == s.POSTGRES_DB else "")
                 conn.execute(
-                    sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(verb, sql.Identifier(role), sql.Literal(password))
+                    sql.SQL("{} ROLE {} LOGIN{} PASSWORD {}").format(
+                        verb, sql.Identifier(role), rights, sql.Literal(password)
+                    )
                 )
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
                     conn.execute(
@@ -609,6 +635,14 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while any(self._process_states()[name] == "STOPPING" for name in names) and time.monotonic() < deadline:
             time.sleep(0.2)
+
+
+def _dashboard_check(settings: Settings) -> str:
+    """The dashboard answers, and reaches the warehouse as its read-only login and the lake."""
+    url = f"http://127.0.0.1:{settings.DASHBOARD_PORT}"
+    with urllib.request.urlopen(f"{url}/api/health", timeout=3) as response:
+        login = json.load(response)["warehouse_login"]
+    return f"dashboard on {url}/ (reads the warehouse as {login})"
 
 
 def _session(process: psutil.Process) -> int | None:

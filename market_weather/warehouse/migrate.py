@@ -4,6 +4,8 @@ The schema is a series of forward-only, numbered `.sql` migrations in `migration
 order by yoyo, which records each one in its `_yoyo_migration` table and holds a lock while it
 works. One code path for both modes: the local stack runs it at every start, compose's airflow-init
 before Airflow starts. A warehouse created by an earlier version is upgraded in place, with its data.
+Then the read-only login (DASHBOARD_DB_USER) is given its password and made a member of the
+`warehouse_reader` role a migration created.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
 from yoyo import read_migrations
 from yoyo.backends import DatabaseBackend, get_backend_class
 from yoyo.connections import DatabaseURI
@@ -18,6 +22,7 @@ from yoyo.connections import DatabaseURI
 from market_weather.settings import SettingsError, WarehouseSettings, get_settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+READER_ROLE = "warehouse_reader"
 
 
 def _backend(settings: WarehouseSettings) -> DatabaseBackend:
@@ -45,7 +50,39 @@ def migrate(settings: WarehouseSettings) -> list[str]:
             backend.apply_migrations(pending)
     finally:
         backend.connection.close()
+    ensure_reader_login(settings)
     return [migration.id for migration in pending]
+
+
+def ensure_reader_login(settings: WarehouseSettings) -> None:
+    """The read-only login, with the password of the settings, a member of READER_ROLE; its sessions
+    are read-only by default as well, in case a grant is ever too wide. A role of that name with more
+    rights than reading (the owner itself, say) is refused, not turned into a reader."""
+    name = settings.DASHBOARD_DB_USER
+    if name == settings.POSTGRES_USER:
+        raise SettingsError("DASHBOARD_DB_USER must differ from POSTGRES_USER: it names the read-only login")
+    login = sql.Identifier(name)
+    password = sql.Literal(settings.DASHBOARD_DB_PASSWORD.get_secret_value())
+    with psycopg.connect(**settings.postgres_conninfo, autocommit=True, application_name="migrate") as conn:
+        role = conn.execute(
+            "SELECT rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls FROM pg_roles "
+            "WHERE rolname = %s",
+            [name],
+        ).fetchone()
+        if role is None:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD {}").format(
+                    login, password
+                )
+            )
+        elif role[0]:
+            raise SettingsError(
+                f"DASHBOARD_DB_USER: the role {name!r} exists with rights beyond reading; choose another name"
+            )
+        else:
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(login, password))
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_ROLE), login))
+        conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(login))
 
 
 def main() -> int:

@@ -3,20 +3,30 @@ started by the same LocalStack users run, on free ports in a throw-away state fo
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
+import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from pymongo import MongoClient
 
 from market_weather.contract import DATA_TABLES, WAREHOUSE_TABLES
 from market_weather.lake import LakeWriter, ensure_lake_indexes
-from market_weather.stack.services import LocalStack, isolated_settings
+from market_weather.producer import records
+from market_weather.settings import PROJECT_ROOT
+from market_weather.stack.services import LocalStack, free_port, isolated_settings
+from tests.conftest import load_fixture, run_module
 
 
 def table_counts(pg) -> dict[str, int]:
@@ -62,15 +72,20 @@ def stack(stack_settings):
     local.stop()
 
 
+def emptied(settings):
+    """The lake and the warehouse of `settings` emptied (the schema and the lake's indexes kept); the settings."""
+    with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+        client.drop_database(settings.MONGO_DB)
+        ensure_lake_indexes(client[settings.MONGO_DB])
+    with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
+        conn.execute("TRUNCATE " + ", ".join(t.name for t in WAREHOUSE_TABLES))
+    return settings
+
+
 @pytest.fixture
 def settings(stack, stack_settings):
     """Settings of the running test stack, with an empty lake and an empty warehouse."""
-    with MongoClient(stack_settings.MONGO_URI, document_class=dict) as client:
-        client.drop_database(stack_settings.MONGO_DB)
-        ensure_lake_indexes(client[stack_settings.MONGO_DB])
-    with psycopg.connect(**stack_settings.postgres_conninfo, autocommit=True) as conn:
-        conn.execute("TRUNCATE " + ", ".join(t.name for t in WAREHOUSE_TABLES))
-    return stack_settings
+    return emptied(stack_settings)
 
 
 @pytest.fixture
@@ -111,3 +126,83 @@ def webhook():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hooks/alert-token-123", Webhook.received
     server.shutdown()
+
+
+# ------------------------------------------------------------------------------------ dashboard
+BAD_PRICE = "priceUsd: not a decimal that fits DECIMAL(38,18)"
+
+
+def demo_env(settings) -> dict[str, str]:
+    """The environment `make demo` and the other commands run with against the test stack."""
+    return {
+        **os.environ,
+        "LOCAL_STATE_DIR": str(settings.LOCAL_STATE_DIR),
+        "POSTGRES_PORT": str(settings.POSTGRES_PORT),
+        "POSTGRES_PASSWORD": settings.POSTGRES_PASSWORD.get_secret_value(),
+        "MONGO_URI": settings.MONGO_URI,
+        "PRODUCER_SOURCE": "simulated",
+        "COINCAP_ASSETS": ",".join(settings.COINCAP_ASSETS),
+        "OPENWEATHER_LOCATIONS": "paris:Paris:48.8566:2.3522",
+        "SPARK_MASTER": "local[2]",
+    }
+
+
+def write_dead_letter(settings) -> None:
+    """One CoinCap record with a price that is not a number, through the producer's own parsing."""
+    body = copy.deepcopy(load_fixture("coincap_v3_assets.json"))
+    body["data"][0]["priceUsd"] = "not-a-price"
+    with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+        LakeWriter(client[settings.MONGO_DB]).write(
+            records.coincap_assets(body, records.Envelope("coincap", "/assets", datetime.now(UTC), "dashboard-test"))
+        )
+
+
+@pytest.fixture(scope="module")
+def filled(stack, stack_settings):
+    """The test stack emptied, then filled by `make demo`'s cycle, with one dead letter beside."""
+    result = run_module(demo_env(emptied(stack_settings)), "market_weather.stack", "demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    write_dead_letter(stack_settings)
+    return stack_settings
+
+
+def start_dashboard(settings, **overrides) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MONGO_URI": settings.MONGO_URI,
+        "MONGO_DB": settings.MONGO_DB,
+        "POSTGRES_PORT": str(settings.POSTGRES_PORT),
+        "DASHBOARD_PORT": str(port),
+        **overrides,
+    }
+    env.pop("POSTGRES_PASSWORD", None)  # the dashboard never needs the owner's password
+    process = subprocess.Popen(
+        [sys.executable, "-m", "market_weather.dashboard"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/api/openapi.json", timeout=2).ok:  # served whether the databases answer or not
+                return process, url
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the dashboard did not start:\n{process.communicate()[0]}")
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def dashboard(filled):
+    process, url = start_dashboard(filled)
+    assert requests.get(f"{url}/api/health", timeout=10).json() == {"status": "ok", "warehouse_login": "dashboard"}
+    yield url
+    process.terminate()
+    process.wait(timeout=30)

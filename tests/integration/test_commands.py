@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 
@@ -10,22 +9,13 @@ import pytest
 
 from market_weather.settings import PROJECT_ROOT
 from tests.conftest import run_module
+from tests.integration.conftest import demo_env
 from tests.integration.conftest import table_counts as counts
 
 
 @pytest.fixture
 def env(settings):
-    values = {
-        "LOCAL_STATE_DIR": str(settings.LOCAL_STATE_DIR),
-        "POSTGRES_PORT": str(settings.POSTGRES_PORT),
-        "POSTGRES_PASSWORD": settings.POSTGRES_PASSWORD.get_secret_value(),
-        "MONGO_URI": settings.MONGO_URI,
-        "PRODUCER_SOURCE": "simulated",
-        "COINCAP_ASSETS": ",".join(settings.COINCAP_ASSETS),
-        "OPENWEATHER_LOCATIONS": "paris:Paris:48.8566:2.3522",
-        "SPARK_MASTER": "local[2]",
-    }
-    return {**os.environ, **values}
+    return demo_env(settings)
 
 
 def assert_quiet(result: subprocess.CompletedProcess) -> None:

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pymongo.uri_parser import parse_uri
 
-from market_weather.settings import PROJECT_ROOT
+from market_weather.settings import PROJECT_ROOT, DashboardSettings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_FILE = PROJECT_ROOT / ".env"
@@ -96,6 +97,38 @@ def test_every_service_has_a_memory_limit(resolved):
 
     unlimited = sorted(name for name, service in resolved["services"].items() if limit(service) <= 0)
     assert unlimited == []
+
+
+def test_the_dashboard_gets_its_settings_and_no_owner_login(resolved):
+    """As compose resolves it (anchors merged, env files read): the dashboard's own settings only."""
+    services = resolved["services"]
+    env = services["dashboard"]["environment"]
+    assert set(env) == set(DashboardSettings.model_fields)
+    init, mongo = services["airflow-init"]["environment"], services["mongo"]["environment"]
+    secrets = {
+        "POSTGRES_PASSWORD": init["POSTGRES_PASSWORD"],
+        "AIRFLOW_DB_PASSWORD": init["AIRFLOW_DB_PASSWORD"],
+        "MONGO_ROOT_PASSWORD": mongo["MONGO_INITDB_ROOT_PASSWORD"],
+    }
+    leaked = {name for name, secret in secrets.items() for value in env.values() if secret in value}
+    assert leaked == set()
+    assert env["DASHBOARD_DB_USER"] not in (init["POSTGRES_USER"], init["AIRFLOW_DB_USER"])
+    assert parse_uri(env["MONGO_URI"])["username"] != mongo["MONGO_INITDB_ROOT_USERNAME"]
+
+
+def test_the_dashboards_logins_are_the_ones_the_stack_creates(resolved):
+    """The warehouse login airflow-init's migrations create, the lake login mongo's first start creates."""
+    services = resolved["services"]
+    env, init, mongo = (services[name]["environment"] for name in ("dashboard", "airflow-init", "mongo"))
+    for name in ("DASHBOARD_DB_USER", "DASHBOARD_DB_PASSWORD", "POSTGRES_DB"):
+        assert env[name] == init[name], name
+    uri = parse_uri(env["MONGO_URI"])
+    assert (uri["username"], uri["password"]) == (mongo["LAKE_READER_USER"], mongo["LAKE_READER_PASSWORD"])
+    assert uri["database"] == uri["options"]["authSource"] == mongo["MONGO_DB"] == env["MONGO_DB"]
+    mounts = {volume["target"]: volume for volume in services["mongo"]["volumes"]}
+    script = mounts["/docker-entrypoint-initdb.d/10_lake_reader.js"]
+    assert script["read_only"] and Path(script["source"]) == PROJECT_ROOT / "docker/mongo/lake-reader.js"
+    assert services["dashboard"]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
 
 def broken_copy(folder: Path, edit: Callable[[dict[str, Any]], None]) -> Path:

@@ -7,10 +7,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import SecretStr
 
 from market_weather.contract import ETL_RUNS
+from market_weather.settings import SettingsError
 from market_weather.stack.services import PG_SUPERUSER
-from market_weather.warehouse.migrate import MIGRATIONS, migrate
+from market_weather.warehouse.migrate import MIGRATIONS, ensure_reader_login, migrate
 from tests.conftest import FIXTURES
 
 ALL_MIGRATIONS = sorted(path.stem for path in Path(MIGRATIONS).glob("*.sql"))
@@ -94,3 +96,31 @@ def test_every_table_view_and_column_of_the_warehouse_says_what_it_holds(pg):
         " WHERE c.relkind IN ('r', 'v') AND c.relname NOT LIKE '%yoyo%'"
     ).fetchone()[0]
     assert tables == 11, "8 tables and 3 views, each checked above"
+
+
+def test_the_read_only_login_gets_the_password_of_the_settings_at_every_migration(settings):
+    changed = settings.model_copy(update={"DASHBOARD_DB_PASSWORD": SecretStr("a-new-reader-password")})
+    migrate(changed)
+    try:
+        with psycopg.connect(**changed.reader_conninfo) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (settings.DASHBOARD_DB_USER,)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(**settings.reader_conninfo)
+    finally:
+        migrate(settings)
+
+
+def test_the_owner_or_a_mighty_role_is_never_made_the_reader(stack, settings):
+    with pytest.raises(SettingsError, match="DASHBOARD_DB_USER must differ from POSTGRES_USER"):
+        ensure_reader_login(settings.model_copy(update={"DASHBOARD_DB_USER": settings.POSTGRES_USER}))
+    admin = {"host": str(stack.pg_run), "port": settings.POSTGRES_PORT, "user": PG_SUPERUSER, "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS mighty")
+        conn.execute("CREATE ROLE mighty LOGIN CREATEDB")
+        try:
+            with pytest.raises(SettingsError, match="'mighty' exists with rights beyond reading"):
+                ensure_reader_login(settings.model_copy(update={"DASHBOARD_DB_USER": "mighty"}))
+            member = conn.execute("SELECT pg_has_role('mighty', 'warehouse_reader', 'MEMBER')").fetchone()
+            assert member == (False,)
+        finally:
+            conn.execute("DROP ROLE mighty")

@@ -3,16 +3,21 @@ SQL files and the DAG folder with the local mode that the other tests run."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 from dotenv import dotenv_values
+from pymongo.uri_parser import parse_uri
 
+from market_weather.dashboard import assets
 from market_weather.orchestration.connections import airflow_connections
-from market_weather.settings import PROJECT_ROOT, Settings, load_settings
+from market_weather.settings import PROJECT_ROOT, DashboardSettings, Settings, load_settings
 from market_weather.stack import pgadmin
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
@@ -26,6 +31,7 @@ CONSTRAINTS = dict(
 )
 SERVICES = COMPOSE["services"]
 ONE_SHOT = {"airflow-init"}
+DASHBOARD = SERVICES["dashboard"]
 
 
 def interpolate(text: str) -> str:
@@ -95,6 +101,7 @@ def test_ports_match_the_readme_table():
         "pgadmin": 5050,
         "spark-master": 8080,
         "airflow-apiserver": 8081,
+        "dashboard": 8083,
     }
 
 
@@ -168,6 +175,9 @@ def test_settings_names_are_the_ones_the_settings_module_reads():
         "AIRFLOW_FERNET_KEY",
         "AIRFLOW_JWT_SECRET",
         "MONGO_PORT",
+        # The lake's read-only login: compose's lake has logins, the local one none.
+        "LAKE_READER_USER",
+        "LAKE_READER_PASSWORD",
     }
     assert set(ENV) - fields == compose_only
 
@@ -231,3 +241,122 @@ def test_every_published_port_comes_from_env():
     for name, service in SERVICES.items():
         for port in service.get("ports", []):
             assert re.fullmatch(r"127\.0\.0\.1:\$\{\w+_PORT\}:\d+", port), (name, port)
+
+
+# ------------------------------------------------------------------------------------------- dashboard
+OWNER_LOGINS = ("POSTGRES_USER", "POSTGRES_PASSWORD", "MONGO_ROOT_USER", "MONGO_ROOT_PASSWORD")
+
+
+def test_the_dashboard_runs_from_the_platform_image_without_airflows_environment():
+    """Airflow's image, not its settings: no .env (which holds the owners' passwords), no Airflow name."""
+    airflow = COMPOSE["x-airflow"]
+    assert (DASHBOARD["build"], DASHBOARD["image"]) == (airflow["build"], airflow["image"])
+    assert "env_file" not in DASHBOARD and "volumes" not in DASHBOARD
+    env = DASHBOARD["environment"]
+    assert set(env) == set(DashboardSettings.model_fields), "what the dashboard reads, and nothing else"
+    values = " ".join(str(value) for value in env.values())
+    for name in (*OWNER_LOGINS, "AIRFLOW_DB_USER", "AIRFLOW_DB_PASSWORD"):
+        assert name not in env and f"${{{name}}}" not in values, name
+    # The image's entrypoint would wait for Airflow's database first; the dashboard has none.
+    assert DASHBOARD["entrypoint"] == ["/usr/bin/dumb-init", "--"]
+    assert DASHBOARD["command"] == ["python", "-m", "market_weather.dashboard"]
+
+
+def test_the_dashboards_compose_settings_load():
+    env = {name: interpolate(str(value)) for name, value in DASHBOARD["environment"].items()}
+    settings = load_settings(DashboardSettings, **env)
+    assert (settings.POSTGRES_HOST, settings.POSTGRES_PORT) == ("postgres", 5432)
+    assert (settings.DASHBOARD_HOST, settings.DASHBOARD_PORT) == ("0.0.0.0", 8083)
+
+
+def test_the_dashboard_reads_the_warehouse_as_the_login_airflow_init_creates():
+    """airflow-init's migrations (market_weather.warehouse.migrate) create DASHBOARD_DB_USER with the
+    password of .env; the dashboard logs in as that login, never as the warehouse's owner."""
+    env = DASHBOARD["environment"]
+    assert env["DASHBOARD_DB_USER"] == "${DASHBOARD_DB_USER}"
+    assert env["DASHBOARD_DB_PASSWORD"] == "${DASHBOARD_DB_PASSWORD}"
+    assert ENV["DASHBOARD_DB_USER"] not in (ENV["POSTGRES_USER"], ENV["AIRFLOW_DB_USER"])
+    assert ENV["DASHBOARD_DB_PASSWORD"] != ENV["POSTGRES_PASSWORD"]
+    # airflow-init reads both names from .env, unchanged.
+    init = SERVICES["airflow-init"]
+    assert init["env_file"] == ".env" and not {"DASHBOARD_DB_USER", "DASHBOARD_DB_PASSWORD"} & set(init["environment"])
+    assert "python -m market_weather.warehouse.migrate" in " ".join(init["command"])
+
+
+def test_the_dashboard_starts_once_its_logins_exist():
+    assert DASHBOARD["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "mongo": {"condition": "service_healthy"},
+        "airflow-init": {"condition": "service_completed_successfully"},
+    }
+
+
+def test_the_dashboards_healthcheck_asks_its_health_endpoint():
+    port = DASHBOARD["environment"]["DASHBOARD_PORT"]
+    assert DASHBOARD["ports"] == [f"127.0.0.1:${{DASHBOARD_PORT}}:{port}"]
+    test = DASHBOARD["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert f"urlopen('http://127.0.0.1:{port}/api/health'" in test[3]
+    assert '@app.get("/api/health"' in (PROJECT_ROOT / "market_weather/dashboard/app.py").read_text()
+    assert DASHBOARD["restart"] == "unless-stopped"
+
+
+def run_lake_reader(**env: str) -> subprocess.CompletedProcess:
+    """docker/mongo/lake-reader.js run by node, with a stand-in for mongosh's `db` that prints each user
+    the script creates, as {"db": <database>, **createUser's argument}."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed (the dashboard's assets need npm too: sudo apt-get install -y npm)")
+    harness = """
+        const created = [];
+        const db = { getSiblingDB: (name) => ({ createUser: (user) => created.push({ db: name, ...user }) }) };
+        const script = require("fs").readFileSync(process.argv[1], "utf8");
+        require("vm").runInNewContext(script, { db, process: { env: process.env } });
+        console.log(JSON.stringify(created));
+    """
+    script = PROJECT_ROOT / "docker/mongo/lake-reader.js"
+    return subprocess.run(
+        [node, "-e", harness, str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_dashboard_reads_the_lake_as_the_read_only_login_the_mongo_image_creates():
+    mongo = SERVICES["mongo"]
+    assert "./docker/mongo/lake-reader.js:/docker-entrypoint-initdb.d/10_lake_reader.js:ro" in mongo["volumes"]
+    names = ("MONGO_DB", "LAKE_READER_USER", "LAKE_READER_PASSWORD")
+    assert {name: mongo["environment"][name] for name in names} == {name: f"${{{name}}}" for name in names}
+    result = run_lake_reader(**{name: interpolate(mongo["environment"][name]) for name in names})
+    assert result.returncode == 0, result.stderr
+    [user] = json.loads(result.stdout)
+
+    uri = parse_uri(interpolate(DASHBOARD["environment"]["MONGO_URI"]))
+    assert uri["nodelist"] == [("mongo", 27017)]
+    assert (uri["username"], uri["password"]) == (user["user"], user["pwd"])
+    assert uri["database"] == uri["options"]["authSource"] == user["db"] == ENV["MONGO_DB"]
+    assert user["roles"] == [{"role": "read", "db": ENV["MONGO_DB"]}], "read-only, on the lake alone"
+    assert user["user"] != ENV["MONGO_ROOT_USER"]
+
+
+def test_the_lake_reader_script_stops_the_first_start_when_a_name_is_missing():
+    result = run_lake_reader(MONGO_DB="lake", LAKE_READER_USER="lake_reader")
+    assert result.returncode != 0 and "LAKE_READER_PASSWORD is not set" in result.stderr
+
+
+def test_the_image_carries_the_dashboards_pinned_browser_libraries():
+    """The image runs `npm ci` on the committed package-lock.json in a build stage and puts the packages
+    where the dashboard serves them from (market_weather/dashboard/assets.py)."""
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", DOCKERFILE, re.M))
+    assert re.fullmatch(r"\d+\.\d+\.\d+", args["NODE_VERSION"]), "an exact Node.js release"
+    assert "FROM node:${NODE_VERSION}-bookworm-slim AS assets" in DOCKERFILE
+    lock = assets.PACKAGE_DIR.relative_to(PROJECT_ROOT) / "package-lock.json"
+    assert f"{lock.with_name('package.json')} {lock} ./" in DOCKERFILE
+    assert "RUN npm ci --omit=dev --no-audit --no-fund" in DOCKERFILE
+    target = Path("/opt/platform") / (assets.PACKAGE_DIR / "node_modules").relative_to(PROJECT_ROOT)
+    assert f"COPY --from=assets --chown=airflow:0 /assets/node_modules {target}\n" in DOCKERFILE
+    assert "WORKDIR /opt/platform\n" in DOCKERFILE, "the project root in the image"
+    assert "**/node_modules" in (PROJECT_ROOT / ".dockerignore").read_text().split()
+    # The Python side: the dashboard's extra, installed beside Airflow's.
+    [extras] = re.findall(r'-e "\.\[([\w,]+)\]"', DOCKERFILE)
+    assert {"airflow", "dashboard"} <= set(extras.split(","))
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    assert "dashboard" in pyproject["project"]["optional-dependencies"]

@@ -8,6 +8,7 @@ from market_weather.settings import (
     PROJECT_ROOT,
     AirflowSettings,
     ApiSettings,
+    DashboardSettings,
     LakeSettings,
     Location,
     ProducerSettings,
@@ -34,6 +35,7 @@ GROUPS = (
     UiSettings,
     AirflowSettings,
     QualitySettings,
+    DashboardSettings,
 )
 
 
@@ -161,6 +163,17 @@ def test_the_producer_starts_without_the_warehouse_password(monkeypatch, tmp_pat
         assert not hasattr(producer, "POSTGRES_PASSWORD")
         with pytest.raises(SettingsError, match=r"^invalid settings: POSTGRES_PASSWORD: is required"):
             get_settings()
+    finally:
+        settings_module._load_once.cache_clear()
+
+
+def test_the_dashboard_starts_with_the_read_only_login_alone(monkeypatch, tmp_path):
+    """The dashboard reads the warehouse as DASHBOARD_DB_USER: the owner's login is not among its settings."""
+    without_warehouse_password(monkeypatch, tmp_path)
+    try:
+        dashboard = get_settings(DashboardSettings)
+        assert not hasattr(dashboard, "POSTGRES_PASSWORD") and not hasattr(dashboard, "POSTGRES_USER")
+        assert dashboard.reader_conninfo["user"] == "dashboard" and dashboard.DASHBOARD_PORT == 8083
     finally:
         settings_module._load_once.cache_clear()
 

@@ -11,7 +11,7 @@ import pyspark
 import pytest
 
 from market_weather.orchestration.connections import SPARK_CONN_ID, airflow_connections
-from market_weather.settings import PROJECT_ROOT, load_settings
+from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
 from market_weather.stack import airflow_local, mongo_express, spark_cluster
 from market_weather.stack.services import AFTER_API_SERVER, COMPOSE_SERVICES, CORE, PLATFORM, LocalStack
 from tests.unit.test_compose import ENV, ONE_SHOT, SERVICES, interpolate
@@ -144,3 +144,46 @@ def test_mongo_express_is_read_only_in_both_modes(tmp_path):
     _, env = mongo_express.command(load_settings(), tmp_path / "app.js")
     compose = SERVICES["mongo-express"]["environment"]
     assert env["ME_CONFIG_OPTIONS_READONLY"] == compose["ME_CONFIG_OPTIONS_READONLY"] == "true"
+
+
+def test_the_dashboard_runs_the_same_module_in_both_modes(local):
+    argv = local["dashboard"].command
+    compose = SERVICES[COMPOSE_SERVICES["dashboard"]]["command"]
+    assert Path(argv[0]).name.startswith("python") and compose[0] == "python"
+    assert argv[1:] == compose[1:] == ["-m", "market_weather.dashboard"]
+
+
+def test_the_dashboard_gets_the_same_settings_names_in_both_modes(local):
+    """The dashboard's settings and nothing else, in both modes: never the warehouse owner's login."""
+    env = local["dashboard"].environment
+    compose = SERVICES[COMPOSE_SERVICES["dashboard"]]["environment"]
+    assert set(env) == set(compose) == set(DashboardSettings.model_fields)
+    for owner in ("POSTGRES_USER", "POSTGRES_PASSWORD"):
+        assert owner not in env and owner not in compose
+
+
+def test_the_dashboard_settings_agree_where_the_modes_can(local):
+    """What differs is where the stores answer, the lake's login (the local lake has none) and the host the
+    dashboard binds: loopback locally, every interface of its container in compose (published on loopback)."""
+    env = local["dashboard"].environment
+    compose = {name: interpolate(str(value)) for name, value in SERVICES["dashboard"]["environment"].items()}
+    for name in ("POSTGRES_DB", "MONGO_DB", "DASHBOARD_DB_USER", "DASHBOARD_DB_PASSWORD"):
+        assert env[name] == compose[name] == ENV[name], name
+    assert env["DASHBOARD_HOST"] == "127.0.0.1" and compose["DASHBOARD_HOST"] == "0.0.0.0"
+    # The port the browser opens is DASHBOARD_PORT in both modes.
+    assert env["DASHBOARD_PORT"] == ENV["DASHBOARD_PORT"]
+    assert SERVICES["dashboard"]["ports"] == [f"127.0.0.1:${{DASHBOARD_PORT}}:{compose['DASHBOARD_PORT']}"]
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("127.0.0.1", ENV["POSTGRES_PORT"])
+    assert (compose["POSTGRES_HOST"], compose["POSTGRES_PORT"]) == ("postgres", "5432")
+    assert env["MONGO_URI"] == ENV["MONGO_URI"]
+    assert compose["MONGO_URI"].startswith(f"mongodb://{ENV['LAKE_READER_USER']}:")
+
+
+def test_the_dashboard_starts_after_the_warehouse_migrations_in_both_modes(local):
+    """Its read-only login exists once the migrations ran: airflow-init in compose; locally `start` runs
+    them after the core and only then starts the PLATFORM programs, which supervisord does not autostart."""
+    assert "dashboard" in PLATFORM and "dashboard" not in CORE
+    assert local["dashboard"].autostart is False
+    depends = SERVICES["dashboard"]["depends_on"]
+    assert depends["airflow-init"] == {"condition": "service_completed_successfully"}
+    assert "python -m market_weather.warehouse.migrate" in " ".join(SERVICES["airflow-init"]["command"])

@@ -1,0 +1,234 @@
+"""The dashboard's JSON API, served by `python -m market_weather.dashboard` over a warehouse and a lake
+filled by the demo cycle, and the read-only login it reads the warehouse as."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import requests
+from psycopg import errors
+from pymongo import MongoClient
+
+from market_weather.contract import DEAD_LETTERS, RAW_COLLECTIONS
+from market_weather.settings import PROJECT_ROOT
+from tests.integration.conftest import BAD_PRICE, start_dashboard
+
+
+def get(url: str, path: str, **params) -> requests.Response:
+    return requests.get(f"{url}/api/{path}", params=params, timeout=10)
+
+
+# ------------------------------------------------------------------------------------------ markets
+def test_latest_prices_list_every_demo_asset_with_a_price(dashboard, filled):
+    prices = get(dashboard, "markets/prices").json()
+    assert {p["asset_id"] for p in prices} == set(filled.COINCAP_ASSETS)
+    for p in prices:
+        assert p["price_usd"] > 0 and p["symbol"] and p["observed_at"].endswith("Z")
+        assert p["api_change_24h_pct"] is not None, "the API's own 24 h change"
+        assert p["change_24h_pct"] is None, "the demo holds 2 hours: no price a day before to compare with"
+
+
+def test_candles_of_each_interval_hold_their_ohlc_invariants(dashboard):
+    sizes = {}
+    for interval in ("1m", "1h", "1d"):
+        body = get(dashboard, "markets/candles", asset="bitcoin", interval=interval, range="all").json()
+        candles = body["candles"]
+        assert candles and body["truncated"] is False
+        assert [c["t"] for c in candles] == sorted(c["t"] for c in candles), "oldest first"
+        for c in candles:
+            assert c["low"] <= min(c["open"], c["close"]) <= max(c["open"], c["close"]) <= c["high"]
+            assert c["points"] >= 1
+        sizes[interval] = (len(candles), sum(c["points"] for c in candles))
+    # The demo loads 2 hours of minute history: about 120 one-minute candles, 2 or 3 hours, 1 or 2 days,
+    # and every interval counts the same points.
+    assert 110 <= sizes["1m"][0] <= 125 and 2 <= sizes["1h"][0] <= 3 and 1 <= sizes["1d"][0] <= 2
+    assert sizes["1m"][1] == sizes["1h"][1] == sizes["1d"][1]
+
+
+def test_a_range_counts_back_from_the_newest_candle(dashboard):
+    hour = get(dashboard, "markets/candles", asset="bitcoin", interval="1m", range="1h").json()["candles"]
+    whole = get(dashboard, "markets/candles", asset="bitcoin", interval="1m", range="all").json()["candles"]
+    assert 59 <= len(hour) <= 60 and hour[-1] == whole[-1]
+
+
+# ------------------------------------------------------------------------------------------ weather
+def test_weather_and_air_of_a_location(dashboard):
+    locations = {loc["location_id"]: loc for loc in get(dashboard, "weather/locations").json()}
+    assert locations["paris"]["temp_c"] is not None and 1 <= locations["paris"]["aqi"] <= 5
+    weather = get(dashboard, "weather/observations", location="paris", range="all").json()["observations"]
+    assert weather and {"t", "temp_c", "humidity_pct", "wind_speed_ms"} <= set(weather[0])
+    air = get(dashboard, "air/observations", location="paris", range="all").json()["observations"]
+    assert air and 1 <= air[0]["aqi"] <= 5 and air[0]["pm2_5"] is not None
+
+
+# ----------------------------------------------------------------------------------------- pipeline
+def test_runs_show_the_demo_load_with_its_counts(dashboard, filled):
+    with psycopg.connect(**filled.postgres_conninfo) as conn:
+        expected = conn.execute("SELECT run_id, rows_read, rows_written FROM etl_runs").fetchall()
+    runs = get(dashboard, "pipeline/runs").json()
+    assert [(r["run_id"], r["rows_read"], r["rows_written"]) for r in runs] == expected
+    assert runs[0]["status"] == "success" and runs[0]["duration_s"] > 0
+    assert len(get(dashboard, "pipeline/runs", limit=1).json()) == 1
+
+
+def test_freshness_names_each_source_with_its_lag_and_the_checks_history(dashboard):
+    body = get(dashboard, "pipeline/freshness", range="24h").json()
+    sources = {s["source"]: s for s in body["sources"]}
+    assert set(sources) == {"coincap", "weather", "air"}
+    for source in sources.values():
+        assert 0 <= source["lag_seconds"] < 3 * 3600 and 0 <= source["lake_lag_seconds"] < 3600
+    # The demo runs the checks once: one freshness result per source.
+    assert sorted(h["check"] for h in body["history"]) == ["freshness_air", "freshness_coincap", "freshness_weather"]
+
+
+def test_dead_letters_per_source_and_reason_and_the_newest_readable(dashboard):
+    body = get(dashboard, "pipeline/dead-letters", range="1h").json()
+    assert body["bucket"] == "minute"
+    assert [(b["source"], b["reason"], b["count"]) for b in body["buckets"]] == [("coincap", BAD_PRICE, 1)]
+    (newest,) = body["newest"]
+    assert newest["reason"] == BAD_PRICE and "not-a-price" in newest["payload"]
+
+
+def test_lake_counts_equal_the_lake(dashboard, filled):
+    with MongoClient(filled.MONGO_URI, document_class=dict) as client:
+        db = client[filled.MONGO_DB]
+        expected = {name: db[name].count_documents({}) for name in (*RAW_COLLECTIONS, DEAD_LETTERS)}
+    counts = {c["collection"]: c["documents"] for c in get(dashboard, "pipeline/lake").json()}
+    assert counts == expected and counts[DEAD_LETTERS] == 1 and counts["coincap_history"] > 0
+
+
+def test_quality_lists_the_latest_result_of_every_check(dashboard):
+    quality = get(dashboard, "pipeline/quality").json()
+    assert len(quality) == 9 and {q["status"] for q in quality} == {"pass"}
+
+
+# ------------------------------------------------------------------------------- bad parameters
+@pytest.mark.parametrize(
+    ("path", "params", "status", "names"),
+    [
+        ("markets/candles", {"asset": "bitcoin", "interval": "2m"}, 422, "interval"),
+        ("markets/candles", {"asset": "bitcoin", "range": "3w"}, 422, "range"),
+        ("markets/candles", {"asset": "Robert'); DROP TABLE assets;--"}, 422, "asset"),
+        ("markets/candles", {}, 422, "asset: Field required"),
+        ("markets/candles", {"asset": "no-such-coin"}, 404, "no-such-coin"),
+        ("weather/observations", {"location": "atlantis"}, 404, "atlantis"),
+        ("weather/observations", {}, 422, "location: Field required"),
+        ("air/observations", {"location": "paris", "range": "forever"}, 422, "range"),
+        ("pipeline/runs", {"limit": "0"}, 422, "limit"),
+        ("pipeline/runs", {"limit": "501"}, 422, "limit"),
+        ("pipeline/runs", {"limit": "many"}, 422, "limit"),
+        ("pipeline/freshness", {"range": "2d"}, 422, "range"),
+        ("pipeline/dead-letters", {"range": ""}, 422, "range"),
+    ],
+)
+def test_bad_parameters_answer_with_a_message_not_a_trace(dashboard, path, params, status, names):
+    response = get(dashboard, path, **params)
+    assert response.status_code == status
+    message = response.json()["message"]
+    assert names in message and "Traceback" not in response.text
+
+
+def test_the_openapi_description_documents_every_endpoint_the_pages_call(dashboard):
+    spec = requests.get(f"{dashboard}/api/openapi.json", timeout=10).json()
+    paths = set(spec["paths"])
+    assert paths == {
+        "/api/health",
+        "/api/markets/prices",
+        "/api/markets/candles",
+        "/api/weather/locations",
+        "/api/weather/observations",
+        "/api/air/observations",
+        "/api/pipeline/runs",
+        "/api/pipeline/freshness",
+        "/api/pipeline/dead-letters",
+        "/api/pipeline/lake",
+        "/api/pipeline/quality",
+    }
+    scripts = "".join(
+        (PROJECT_ROOT / "market_weather" / "dashboard" / "static" / name).read_text()
+        for name in ("markets.js", "weather.js", "pipeline.js")
+    )
+    for path in paths - {"/api/health"}:
+        assert f'"{path.removeprefix("/api/")}"' in scripts, f"{path} is not called by any page"
+    candles = spec["paths"]["/api/markets/candles"]["get"]["parameters"]
+    assert {p["name"] for p in candles} == {"asset", "interval", "range"}
+    assert requests.get(f"{dashboard}/api/docs", timeout=10).ok
+
+
+def test_pages_and_their_assets_are_served_by_the_dashboard_itself(dashboard):
+    for page in ("markets", "weather", "pipeline"):
+        html = requests.get(f"{dashboard}/{page}", timeout=10).text
+        assert '<script src="/vendor/echarts/echarts.min.js">' in html and "http" not in html.split("<body")[0]
+    echarts = requests.get(f"{dashboard}/vendor/echarts/echarts.min.js", timeout=10)
+    assert echarts.ok and len(echarts.content) > 500_000
+    assert requests.get(dashboard, timeout=10, allow_redirects=False).headers["location"] == "/markets"
+
+
+def test_a_warehouse_that_refuses_the_login_answers_503_without_the_password(filled):
+    process, url = start_dashboard(filled, DASHBOARD_DB_PASSWORD="wrong-password-xyz")
+    try:
+        for path in ("health", "markets/prices"):
+            response = get(url, path)
+            assert response.status_code == 503
+            assert response.json() == {"message": "the warehouse does not answer; try again shortly"}
+    finally:
+        process.terminate()
+        log = process.communicate(timeout=30)[0]
+    assert "the warehouse did not answer" in log and "wrong-password-xyz" not in log
+
+
+# ---------------------------------------------------------------------------------- read-only login
+@pytest.fixture
+def reader(filled):
+    with psycopg.connect(**filled.reader_conninfo, autocommit=True) as conn:
+        yield conn
+
+
+def test_the_read_only_login_reads_every_table_and_view(reader, filled):
+    with psycopg.connect(**filled.postgres_conninfo) as owner:
+        relations = [
+            name
+            for (name,) in owner.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                "AND table_name NOT LIKE '%yoyo%' ORDER BY table_name"
+            )
+        ]
+    assert len(relations) == 11
+    for name in relations:
+        reader.execute(f"SELECT count(*) FROM {name}").fetchone()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO etl_runs (run_id, job, status) VALUES ('x', 'x', 'running')",
+        "UPDATE assets SET name = 'x'",
+        "DELETE FROM asset_prices",
+        "TRUNCATE quality_checks",
+        "DROP VIEW latest_weather",
+        "ALTER TABLE assets ADD COLUMN x int",
+        "CREATE TABLE public.mine (x int)",
+        "CREATE TABLE staging.mine (x int)",
+        "CREATE TEMP TABLE mine (x int)",
+    ],
+)
+def test_the_read_only_login_can_change_nothing(reader, statement):
+    # Even with its sessions' read-only default turned off, the grants refuse.
+    reader.execute("SET default_transaction_read_only = off")
+    with pytest.raises(errors.InsufficientPrivilege):
+        reader.execute(statement)
+
+
+def test_the_read_only_login_starts_read_only_sessions(reader):
+    with pytest.raises(errors.ReadOnlySqlTransaction):
+        reader.execute("INSERT INTO etl_runs (run_id, job, status) VALUES ('x', 'x', 'running')")
+
+
+def test_a_table_a_later_migration_adds_is_readable_by_the_reader(reader, filled):
+    with psycopg.connect(**filled.postgres_conninfo, autocommit=True) as owner:
+        owner.execute("CREATE TABLE later_table (x int)")
+        try:
+            owner.execute("INSERT INTO later_table VALUES (7)")
+            assert reader.execute("SELECT x FROM later_table").fetchone() == (7,)
+        finally:
+            owner.execute("DROP TABLE later_table")
