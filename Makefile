@@ -65,7 +65,8 @@ unit: setup
 integration: setup
 	$(PY) -m pytest tests/integration
 
-# A benchmark suite, not tests: BENCH_SCALE=small finishes in about a quarter of an hour.
+# A benchmark suite, not tests: BENCH_SCALE=small finishes in about a quarter of an hour; BENCH_ONLY=backfill,dashboard
+# runs only the figures named (lake_ingest, backfill, dashboard, warehouse_load, memory, incremental_and_idle, freshness).
 bench: setup
 	$(PY) -m bench.run
 

@@ -4,8 +4,15 @@ A suite, not tests: nothing passes or fails on time. Every figure is measured si
 run on a bench stack of its own (LOCAL_STATE_DIR/bench, free ports), and reported as a ratio where
 one applies, so it holds on a noisy machine. Writes bench/results/<UTC timestamp>.json and .md.
 
+The figures, in the order they run (FIGURES): lake_ingest, backfill, dashboard (the dashboard's API over
+the backfill's warehouse: p50 and p95 per endpoint, and per page for a whole refresh), warehouse_load,
+memory, incremental_and_idle, freshness.
+
 BENCH_SCALE=small finishes in about a quarter of an hour on two cores; the default scale is the one the
-README quotes.
+README quotes. BENCH_ONLY=backfill,dashboard runs only the figures named (in the order above), so one can
+be measured again at the default scale without the whole suite; a figure that reads the backfill's
+warehouse (dashboard, warehouse_load, incremental_and_idle) brings the backfill with it. The report names
+the figures run; the others show "not measured".
 """
 
 from __future__ import annotations
@@ -22,17 +29,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import psutil
 import psycopg
 import psycopg2
 import psycopg2.extras
+import requests
 from pymongo import MongoClient
 from pyspark.sql import types as T
 
@@ -42,8 +53,8 @@ from market_weather.job.session import spark_session
 from market_weather.lake import LakeWriter, ensure_lake_indexes
 from market_weather.producer import records, source_to_lake
 from market_weather.producer.simulated import SimulatedCoinCap
-from market_weather.settings import PROJECT_ROOT, Settings, get_settings
-from market_weather.stack.services import PG_SUPERUSER, bench_stack
+from market_weather.settings import PROJECT_ROOT, Location, Settings, get_settings
+from market_weather.stack.services import PG_SUPERUSER, bench_stack, free_port
 from market_weather.times import split_range
 from market_weather.warehouse import merge, runs
 from market_weather.warehouse.migrate import migrate
@@ -54,6 +65,19 @@ CADENCE_S = 60
 POST_BACKFILL_NEW_DOCS = 10
 POST_BACKFILL_WAIT_S = 120
 START = datetime(2025, 1, 1, tzinfo=UTC)
+# The figures in the order `measure` runs them; BENCH_ONLY picks among them. Those that read the backfill's
+# warehouse need the backfill run before them.
+FIGURES = ("lake_ingest", "backfill", "dashboard", "warehouse_load", "memory", "incremental_and_idle", "freshness")
+REQUIRES = {"dashboard": "backfill", "warehouse_load": "backfill", "incremental_and_idle": "backfill"}
+# The dashboard figure: requests before the timed ones (the first ones fill pools and caches); the scale's
+# timed requests per endpoint and page, fewer (never under the minimum) once they have taken the time limit
+# together, so a slow endpoint costs minutes, not hours; a page's budget; and at most as many requests in
+# flight as a browser opens connections to one host.
+DASHBOARD_WARMUP = 3
+DASHBOARD_MIN_SAMPLES = 5
+DASHBOARD_TIME_LIMIT_S = 60.0
+DASHBOARD_BUDGET_MS = 1000.0
+BROWSER_CONNECTIONS = 6
 
 
 @dataclass(frozen=True)
@@ -64,17 +88,104 @@ class Scale:
     incremental_new: int
     memory_points: tuple[int, int]
     freshness_cycles: int
+    dashboard_requests: int  # timed requests per endpoint, and timed refreshes per page
 
 
 SCALES = {
-    "small": Scale(20_000, 50_000, 150_000, 10_000, (30_000, 150_000), 3),
-    "default": Scale(100_000, 300_000, 2_000_000, 10_000, (100_000, 500_000), 10),
+    "small": Scale(20_000, 50_000, 150_000, 10_000, (30_000, 150_000), 3, 15),
+    "default": Scale(100_000, 300_000, 2_000_000, 10_000, (100_000, 500_000), 10, 40),
 }
 ASSETS = ["bitcoin", "ethereum", "tether", "binance-coin", "solana", "xrp", "cardano", "dogecoin"]
 
 
 def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def p95(samples: Sequence[float]) -> float:
+    """The 95th percentile: statistics.quantiles(samples, n=20, method="inclusive")[18], the last of the
+    19 cut points, interpolated between the two samples around it."""
+    return statistics.quantiles(samples, n=20, method="inclusive")[18]
+
+
+def samples_ms(measure: Callable[[], float], n: int) -> list[float]:
+    """`n` timings of `measure` (which gives seconds) in ms, or fewer, never under DASHBOARD_MIN_SAMPLES,
+    once they have taken DASHBOARD_TIME_LIMIT_S together."""
+    samples: list[float] = []
+    while len(samples) < n and (len(samples) < DASHBOARD_MIN_SAMPLES or sum(samples) < DASHBOARD_TIME_LIMIT_S * 1000):
+        samples.append(measure() * 1000)
+    return samples
+
+
+def select_figures(only: str) -> tuple[tuple[str, ...], list[str]]:
+    """The figures BENCH_ONLY names (comma-separated; all when empty), in FIGURES' order, with those they
+    need; and a note for each figure added that way. ValueError names an unknown one."""
+    asked = [name.strip() for name in only.split(",") if name.strip()]
+    if not asked:
+        return FIGURES, []
+    unknown = [name for name in asked if name not in FIGURES]
+    if unknown:
+        raise ValueError(
+            f"BENCH_ONLY names no figure {', '.join(map(repr, unknown))}: "
+            f"give some of {', '.join(FIGURES)}, separated by commas"
+        )
+    wanted, notes = set(asked), []
+    for name in asked:
+        required = REQUIRES.get(name)
+        if required and required not in wanted:
+            wanted.add(required)
+            notes.append(f"BENCH_ONLY: {name} reads the backfill's warehouse, so {required} runs too")
+    return tuple(name for name in FIGURES if name in wanted), notes
+
+
+class Request(NamedTuple):
+    path: str  # under /api/
+    params: dict[str, str | int]
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}?{urlencode(self.params)}" if self.params else self.path
+
+
+def dashboard_requests(asset: str, location: str) -> tuple[list[Request], dict[str, list[list[Request]]]]:
+    """Every endpoint with the parameters its page uses, the candles also at the page's other intervals
+    and ranges; and each page's refresh (every 10 s) as its script makes it: steps one after the other,
+    the requests of a step at once (market_weather/dashboard/static/*.js)."""
+    prices = Request("markets/prices", {})
+    candles = Request("markets/candles", {"asset": asset, "interval": "1h", "range": "7d"})
+    places = Request("weather/locations", {})
+    weather = Request("weather/observations", {"location": location, "range": "24h"})
+    air = Request("air/observations", {"location": location, "range": "24h"})
+    pipeline = [
+        Request("pipeline/freshness", {"range": "24h"}),
+        Request("pipeline/runs", {"limit": 50}),
+        Request("pipeline/lake", {}),
+        Request("pipeline/quality", {}),
+        Request("pipeline/dead-letters", {"range": "24h"}),
+    ]
+    other_candles = [
+        Request("markets/candles", {"asset": asset, "interval": interval, "range": range_})
+        for interval, range_ in (("1m", "24h"), ("1h", "30d"), ("1d", "all"))
+    ]
+    endpoints = [Request("health", {}), prices, candles, *other_candles, places, weather, air, *pipeline]
+    pages = {
+        "markets": [[prices], [candles]],
+        "weather": [[places], [weather, air]],
+        "pipeline": [pipeline],
+    }
+    return endpoints, pages
+
+
+def check_answer(request: Request, body: Any) -> None:
+    """The answer holds what was asked for: timing an empty one would flatter the dashboard."""
+    if request.path == "markets/prices":
+        missing = set(ASSETS) - {p["asset_id"] for p in body}
+        empty = f"no price of {sorted(missing)}" if missing else ""
+    else:
+        key = {"markets/candles": "candles", "weather/observations": "observations", "air/observations": "observations"}
+        empty = f"no {key[request.path]}" if request.path in key and not body[key[request.path]] else ""
+    if empty:
+        raise RuntimeError(f"the dashboard's /api/{request.label} answered {empty}")
 
 
 @contextmanager
@@ -171,10 +282,11 @@ def sigterm_as_exit() -> Iterator[None]:
 
 
 class Bench:
-    def __init__(self, scale_name: str, base: Settings | None = None):
+    def __init__(self, scale_name: str, base: Settings | None = None, figures: Sequence[str] = FIGURES):
         """A bench whose stack lives in the bench folder of `base`'s LOCAL_STATE_DIR (the environment's settings
-        by default)."""
+        by default), measuring `figures` (all by default; see `select_figures`)."""
         self.scale_name, self.scale = scale_name, SCALES[scale_name]
+        self.figures = tuple(figures)
         self.stack = bench_stack(
             base or get_settings(),
             COINCAP_ASSETS="bitcoin,ethereum",
@@ -316,6 +428,185 @@ class Bench:
             **floors,
             "backfill_floor_ratio": (points / total) / min(floors.values()),
         }
+
+    def dashboard(self) -> None:
+        """The dashboard's API over the backfill's warehouse, as `python -m market_weather.dashboard` serves
+        it: each endpoint's p50 and p95 (requests one at a time, wall time of the whole answer), then each
+        page's whole refresh, its requests made as its script makes them.
+
+        The backfill is CoinCap history only: the weather page's location (the first the bench stack
+        configures) is given weather and air every 10 minutes over the backfill's span first, written
+        straight into the warehouse, so its series are not empty."""
+        main = getattr(self, "main", None)
+        if main is None:
+            raise RuntimeError("the dashboard figure reads the backfill's warehouse: run the backfill first")
+        location = self.settings.OPENWEATHER_LOCATIONS[0]
+        with psycopg.connect(**main.postgres_conninfo, autocommit=True) as conn:
+            missing = [
+                asset
+                for (asset,) in conn.execute(
+                    "SELECT a FROM unnest(%s::text[]) a "
+                    "WHERE NOT EXISTS (SELECT 1 FROM asset_prices WHERE asset_id = a) "
+                    "OR NOT EXISTS (SELECT 1 FROM asset_ohlc WHERE asset_id = a)",
+                    [ASSETS],
+                ).fetchall()
+            ]
+            if missing:
+                raise RuntimeError(f"the backfill's warehouse holds no prices or no candles of {missing}")
+            seeded = self._weather_rows(conn, location)
+        endpoints, pages = dashboard_requests(ASSETS[0], location.id)
+        n = self.scale.dashboard_requests
+        ms: dict[str, list[float]] = {}
+        sizes: dict[str, int] = {}
+        page_ms: dict[str, list[float]] = {}
+        with self.dashboard_running(main) as url, ThreadPoolExecutor(BROWSER_CONNECTIONS) as browser:
+
+            def get(request: Request) -> tuple[float, requests.Response]:
+                start = time.perf_counter()
+                # A slow answer is a figure, not a failure: the timeout is only there to end a hung one.
+                response = requests.get(f"{url}/api/{request.path}", params=request.params, timeout=600)
+                seconds = time.perf_counter() - start
+                if response.status_code != 200:
+                    raise RuntimeError(
+                        f"the dashboard's /api/{request.label} answered {response.status_code}: {response.text[:500]}"
+                    )
+                return seconds, response
+
+            def elapsed(request: Request) -> float:
+                return get(request)[0]
+
+            def refresh(steps: list[list[Request]]) -> float:
+                start = time.perf_counter()
+                for step in steps:
+                    for future in [browser.submit(get, request) for request in step]:
+                        future.result()
+                return time.perf_counter() - start
+
+            login = get(Request("health", {}))[1].json()["warehouse_login"]
+            if login != main.DASHBOARD_DB_USER:
+                raise RuntimeError(f"the dashboard reads the warehouse as {login!r}, not {main.DASHBOARD_DB_USER!r}")
+            # The first request after the start waits for the lake's first count; later ones get the latest
+            # count at once while the next is taken in the background (market_weather.dashboard.data.Lake).
+            first_lake_s, lake = get(Request("pipeline/lake", {}))
+            lake_counting_s = lake.json()["counting_seconds"]
+            for request in endpoints:
+                for _ in range(DASHBOARD_WARMUP):
+                    _, response = get(request)
+                check_answer(request, response.json())
+                sizes[request.label] = len(response.content)
+                ms[request.label] = samples_ms(partial(elapsed, request), n)
+                log(
+                    f"dashboard /api/{request.label}: p50 {statistics.median(ms[request.label]):.1f} ms, "
+                    f"p95 {p95(ms[request.label]):.1f} ms"
+                )
+            for page, steps in pages.items():
+                for _ in range(DASHBOARD_WARMUP):
+                    refresh(steps)
+                page_ms[page] = samples_ms(partial(refresh, steps), n)
+                log(
+                    f"dashboard page {page}: p50 {statistics.median(page_ms[page]):.1f} ms, "
+                    f"p95 {p95(page_ms[page]):.1f} ms"
+                )
+        page_p95 = {page: p95(samples) for page, samples in page_ms.items()}
+        worst = max(page_p95, key=lambda page: page_p95[page])
+        self.results |= {
+            "dashboard_timed_requests": n,
+            "dashboard_samples": {label: len(samples) for label, samples in [*ms.items(), *page_ms.items()]},
+            "dashboard_weather_rows_added": seeded,
+            "dashboard_first_lake_request_ms": first_lake_s * 1000,
+            "dashboard_lake_counting_seconds": lake_counting_s,
+            "dashboard_p50_ms": {label: statistics.median(samples) for label, samples in ms.items()},
+            "dashboard_p95_ms": {label: p95(samples) for label, samples in ms.items()},
+            "dashboard_answer_bytes": sizes,
+            "dashboard_page_requests": {
+                page: " then ".join(" + ".join(req.label for req in step) for step in steps)
+                for page, steps in pages.items()
+            },
+            "dashboard_page_p50_ms": {page: statistics.median(samples) for page, samples in page_ms.items()},
+            "dashboard_page_p95_ms": page_p95,
+            "dashboard_worst_page": worst,
+            "dashboard_worst_page_p95_ms": page_p95[worst],
+            "dashboard_worst_page_p95_share_of_second": page_p95[worst] / DASHBOARD_BUDGET_MS,
+        }
+
+    def _weather_rows(self, conn: psycopg.Connection, location: Location) -> int:
+        """Weather and air of `location` every 10 minutes over the backfill's span, smooth made-up values,
+        as the job would have loaded them; the rows written."""
+        end = START + timedelta(minutes=self.scale.backfill_points // len(ASSETS))
+        series = "SELECT t, extract(epoch FROM t) AS e FROM generate_series(%(start)s, %(end)s, '10 minutes') t"
+        args = {"id": location.id, "start": START, "end": end}
+        conn.execute(
+            "INSERT INTO locations (location_id, name, lat, lon) VALUES (%(id)s, %(name)s, %(lat)s, %(lon)s) "
+            "ON CONFLICT (location_id) DO NOTHING",
+            {"id": location.id, "name": location.name, "lat": location.lat, "lon": location.lon},
+        )
+        weather = conn.execute(
+            f"""
+            INSERT INTO weather_observations (location_id, observed_at, temp_c, feels_like_c, temp_min_c, temp_max_c,
+                   pressure_hpa, humidity_pct, wind_speed_ms, wind_deg, wind_gust_ms, clouds_pct, visibility_m,
+                   condition, description)
+            SELECT %(id)s, t, temp, temp - 1.5, temp - 1, temp + 1, 1013 + 8 * sin(e / 259200.0),
+                   65 + 20 * cos(e / 13751.0), wind, (e / 600)::bigint %% 360, wind * 1.6,
+                   50 + 50 * sin(e / 50000.0), 10000, 'Clouds', 'scattered clouds'
+              FROM (SELECT t, e, 12 + 6 * sin(e / 13751.0) + 4 * sin(e / 5022000.0) AS temp,
+                           4 + 3 * abs(sin(e / 40000.0)) AS wind FROM ({series}) s) v
+            ON CONFLICT DO NOTHING
+            """,
+            args,
+        ).rowcount
+        air = conn.execute(
+            f"""
+            INSERT INTO air_quality (location_id, observed_at, aqi, co, no, no2, o3, so2, pm2_5, pm10, nh3)
+            SELECT %(id)s, t, 1 + (e / 3600)::bigint %% 5, 230 + 50 * sin(e / 30000.0), 0.5, 15 + 10 * sin(e / 20000.0),
+                   60 + 20 * cos(e / 25000.0), 2, 8 + 5 * abs(sin(e / 15000.0)), 14 + 8 * abs(sin(e / 15000.0)), 1
+              FROM ({series}) s
+            ON CONFLICT DO NOTHING
+            """,
+            args,
+        ).rowcount
+        conn.execute("ANALYZE locations, weather_observations, air_quality")
+        return weather + air
+
+    @contextmanager
+    def dashboard_running(self, settings: Settings) -> Iterator[str]:
+        """`python -m market_weather.dashboard` over `settings`' warehouse (as its read-only login: the
+        owner's password is not in its environment) and lake, on a free port; its URL once it answers.
+        Stopped however the block ends. Its output goes to the bench stack's logs."""
+        from market_weather.dashboard import assets
+
+        assets.ensure_installed()
+        port = free_port()
+        env = {**self.env(settings), "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": str(port)}
+        env.pop("POSTGRES_PASSWORD", None)
+        url = f"http://127.0.0.1:{port}"
+        self.stack.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.stack.log_dir / "bench-dashboard.log"
+        with log_path.open("w") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "market_weather.dashboard"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    with contextlib.suppress(requests.ConnectionError):
+                        if requests.get(f"{url}/api/openapi.json", timeout=2).ok:
+                            break
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        state = "exited" if process.poll() is not None else "did not answer within 60 s"
+                        raise RuntimeError(f"the dashboard {state}:\n{log_path.read_text()[-3000:]}")
+                    time.sleep(0.3)
+                yield url
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
     def warehouse_load(self, spark) -> None:
         """The job's staging + merge vs raw COPY vs a row-by-row execute_batch insert, same rows."""
@@ -464,12 +755,12 @@ class Bench:
                 break
         if len(samples) < 2:
             raise RuntimeError(f"only {len(samples)} cycles reached the warehouse; see {self.stack.log_dir}")
-        p95 = statistics.quantiles(samples, n=20, method="inclusive")[-1]
+        p95_s = p95(samples)
         self.results |= {
             "freshness_cycles": len(samples),
             "freshness_p50_s": statistics.median(samples),
-            "freshness_p95_s": p95,
-            "freshness_p95_over_cadence": p95 / CADENCE_S,
+            "freshness_p95_s": p95_s,
+            "freshness_p95_over_cadence": p95_s / CADENCE_S,
         }
 
     def _freshness_samples(self, since: datetime) -> list[float]:
@@ -523,6 +814,8 @@ class Bench:
 
     def run(self) -> Path:
         log(f"bench scale {self.scale_name}: {asdict(self.scale)}")
+        if self.figures != FIGURES:
+            log(f"figures: {', '.join(self.figures)} (BENCH_ONLY)")
         with sigterm_as_exit(), self.stack_running():
             self.measure()
             machine = self.machine()
@@ -563,28 +856,35 @@ class Bench:
                 stop_by_pid(supervisord)
 
     def measure(self) -> None:
-        """Every figure in turn; a failed one ends the run but keeps what was measured before it."""
+        """The figures of the run in turn; a failed one ends the run but keeps what was measured before it."""
+        steps = {
+            "lake_ingest": ("lake ingest: producer write path vs raw insert_many", self.lake_ingest),
+            "backfill": (
+                f"backfill: {self.scale.backfill_points} simulated points through lake -> Spark -> warehouse",
+                self.backfill,
+            ),
+            "dashboard": ("dashboard: p50 and p95 per endpoint and per page over the backfill", self.dashboard),
+            "warehouse_load": ("warehouse load: staging + merge vs COPY vs execute_batch", self._warehouse_load),
+            "memory": ("memory at two volumes", self.memory),
+            "incremental_and_idle": ("incremental and idle runs (cold start, as scheduled)", self.incremental_and_idle),
+            "freshness": ("freshness in the running stack", self.freshness),
+        }
         try:
-            log("lake ingest: producer write path vs raw insert_many")
-            self.lake_ingest()
-            log(f"backfill: {self.scale.backfill_points} simulated points through lake -> Spark -> warehouse")
-            self.backfill()
-            log("warehouse load: staging + merge vs COPY vs execute_batch")
-            spark = spark_session(self.settings, app_name="bench")
-            try:
-                self.warehouse_load(spark)
-            finally:
-                spark.stop()
-            log("memory at two volumes")
-            self.memory()
-            log("incremental and idle runs (cold start, as scheduled)")
-            self.incremental_and_idle()
-            log("freshness in the running stack")
-            self.freshness()
+            for name in self.figures:
+                message, figure = steps[name]
+                log(message)
+                figure()
         except Exception as exc:
             # Keep what was measured: a late failure must not throw away the earlier figures.
             self.results["error"] = f"{type(exc).__name__}: {exc}"
             log(f"stopped early: {self.results['error']}")
+
+    def _warehouse_load(self) -> None:
+        spark = spark_session(self.settings, app_name="bench")
+        try:
+            self.warehouse_load(spark)
+        finally:
+            spark.stop()
 
     def write(self, machine: dict) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -593,6 +893,7 @@ class Bench:
             "timestamp": stamp,
             "scale": self.scale_name,
             "scale_parameters": asdict(self.scale),
+            "figures": list(self.figures),
             "machine": machine,
             "data_sizes": self.sizes,
             "results": self.results,
@@ -625,15 +926,26 @@ ROWS = [
     ("producer_rss_growth_ratio", "producer peak RSS, larger ÷ smaller volume", "ratio"),
     ("driver_peak_rss_mb", "job driver peak RSS (Python + JVM), larger volume", "MB"),
     ("driver_rss_growth_ratio", "driver peak RSS, larger ÷ smaller volume", "ratio"),
+    (
+        "dashboard_worst_page_p95_ms",
+        "dashboard over the backfill: the slowest page's whole refresh (its API calls as its script makes them), p95",
+        "ms",
+    ),
+    ("dashboard_worst_page_p95_share_of_second", "that ÷ 1 s", "ratio"),
 ]
 
 
 def markdown(report: dict) -> str:
     r, m = report["results"], report["machine"]
+    figures = report.get("figures", list(FIGURES))
     lines = [
         f"Bench {report['timestamp']}, scale `{report['scale']}`: {m['cpus']} CPUs ({m['cpu_model']}), "
         f"{m['memory_gb']} GB, Python {m['python']}, PySpark {m['versions']['pyspark']}, "
         f"PostgreSQL {m['versions']['postgresql']}, SecantusDB {m['versions']['secantusdb']}.",
+        "",
+        "Figures run: all."
+        if list(figures) == list(FIGURES)
+        else f"Figures run (BENCH_ONLY): {', '.join(f'`{name}`' for name in figures)}; the others are not measured.",
         "",
         "| figure | what | value |",
         "|---|---|---|",
@@ -645,29 +957,67 @@ def markdown(report: dict) -> str:
         value = r[key]
         shown = f"{value:,.0f}" if unit == "points/s" else f"{value:,.2f}" if unit != "ratio" else f"{value:.3f}"
         lines.append(f"| `{key}` | {what} | {shown} {'' if unit == 'ratio' else unit} |")
+    lines.append("")
+    # Each figure's details when it was measured (its results are recorded together, at its end).
+    if "backfill_points" in r:
+        lines.append(
+            f"Backfill: {r['backfill_points']:,} points in {r['backfill_seconds']:.0f} s "
+            f"(producer {r['backfill_producer_seconds']:.0f} s, job {r['backfill_job_seconds']:.0f} s, of which Spark "
+            f"start {r['backfill_job_spark_start_seconds']:.1f} s; by phase {r['backfill_job_phase_seconds']}); "
+            f"floors: lake read "
+            f"{r['lake_read_points_per_s']:,.0f} points/s, warehouse COPY {r['warehouse_copy_rows_per_s']:,.0f} rows/s."
+        )
+    if "warehouse_load_rows" in r:
+        lines.append(
+            f"Warehouse load of {r['warehouse_load_rows']:,} rows: ours {r['warehouse_load_rows_per_s']:,.0f} rows/s, "
+            f"COPY {r['warehouse_copy_rows_per_s_same_rows']:,.0f}, "
+            f"execute_batch {r['peer_execute_batch_rows_per_s']:,.0f} "
+            f"(ours: staging {r['warehouse_load_staging_seconds']:.2f} s, merge with the OHLC recompute "
+            f"{r['warehouse_load_merge_and_ohlc_seconds']:.2f} s)."
+        )
+    if "lake_ingest_docs" in r:
+        lines.append(
+            f"Lake ingest of {r['lake_ingest_docs']:,} docs: producer {r['lake_ingest_producer_docs_per_s']:,.0f} "
+            f"docs/s, raw insert_many {r['lake_ingest_raw_docs_per_s']:,.0f} docs/s."
+        )
+    if "driver_rss_growth_ratio" in r:
+        lines.append(
+            f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → "
+            f"{r['producer_peak_rss_mb_large_volume']:.0f} MB, "
+            f"driver {r['driver_peak_rss_mb_small_volume']:.0f} → {r['driver_peak_rss_mb_large_volume']:.0f} MB for "
+            f"{r['memory_points_small_volume']:,} → {r['memory_points_large_volume']:,} points."
+        )
+    if "dashboard_p95_ms" in r:
+        lines += dashboard_markdown(r)
     if "error" in r:
-        return "\n".join(lines + ["", f"The run stopped early: {r['error']}", ""])
-    lines += [
+        lines += ["", f"The run stopped early: {r['error']}"]
+    return "\n".join([*lines, ""])
+
+
+def dashboard_markdown(r: dict) -> list[str]:
+    lines = [
         "",
-        f"Backfill: {r['backfill_points']:,} points in {r['backfill_seconds']:.0f} s "
-        f"(producer {r['backfill_producer_seconds']:.0f} s, job {r['backfill_job_seconds']:.0f} s, of which Spark "
-        f"start {r['backfill_job_spark_start_seconds']:.1f} s; by phase {r['backfill_job_phase_seconds']}); "
-        f"floors: lake read "
-        f"{r['lake_read_points_per_s']:,.0f} points/s, warehouse COPY {r['warehouse_copy_rows_per_s']:,.0f} rows/s.",
-        f"Warehouse load of {r['warehouse_load_rows']:,} rows: ours {r['warehouse_load_rows_per_s']:,.0f} rows/s, "
-        f"COPY {r['warehouse_copy_rows_per_s_same_rows']:,.0f}, "
-        f"execute_batch {r['peer_execute_batch_rows_per_s']:,.0f} "
-        f"(ours: staging {r['warehouse_load_staging_seconds']:.2f} s, merge with the OHLC recompute "
-        f"{r['warehouse_load_merge_and_ohlc_seconds']:.2f} s).",
-        f"Lake ingest of {r['lake_ingest_docs']:,} docs: producer {r['lake_ingest_producer_docs_per_s']:,.0f} docs/s, "
-        f"raw insert_many {r['lake_ingest_raw_docs_per_s']:,.0f} docs/s.",
-        f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → "
-        f"{r['producer_peak_rss_mb_large_volume']:.0f} MB, "
-        f"driver {r['driver_peak_rss_mb_small_volume']:.0f} → {r['driver_peak_rss_mb_large_volume']:.0f} MB for "
-        f"{r['memory_points_small_volume']:,} → {r['memory_points_large_volume']:,} points.",
+        f"Dashboard over the backfill's warehouse ({r.get('backfill_points', 0):,} points): "
+        f"up to {r['dashboard_timed_requests']} timed requests per endpoint (n: fewer once they took "
+        f"{DASHBOARD_TIME_LIMIT_S:.0f} s), one at a time after {DASHBOARD_WARMUP} warm-ups, and as many whole "
+        f"refreshes per page (its steps one after the other, a step's requests at once); wall time of the "
+        f'complete answer; p95 = statistics.quantiles(samples, n=20, method="inclusive")[18]. '
+        f"Slowest page: `{r['dashboard_worst_page']}`. The lake's documents and newest fetches are counted in "
+        f"the background: {r['dashboard_lake_counting_seconds']:.2f} s per count, which the first request after "
+        f"the start waited for ({r['dashboard_first_lake_request_ms']:,.0f} ms).",
         "",
+        "| request | n | p50 ms | p95 ms | answer KB |",
+        "|---|---|---|---|---|",
     ]
-    return "\n".join(lines)
+    n = r["dashboard_samples"]
+    for label, p95_ms in r["dashboard_p95_ms"].items():
+        size = r["dashboard_answer_bytes"][label] / 1024
+        p50_ms = r["dashboard_p50_ms"][label]
+        lines.append(f"| `/api/{label}` | {n[label]} | {p50_ms:.1f} | {p95_ms:.1f} | {size:,.1f} |")
+    for page, p95_ms in r["dashboard_page_p95_ms"].items():
+        steps, p50_ms = r["dashboard_page_requests"][page], r["dashboard_page_p50_ms"][page]
+        lines.append(f"| page `{page}`: {steps} | {n[page]} | {p50_ms:.1f} | {p95_ms:.1f} | |")
+    return lines
 
 
 def main() -> int:
@@ -676,7 +1026,14 @@ def main() -> int:
         print(f"error: BENCH_SCALE must be one of {', '.join(SCALES)}", file=sys.stderr)
         return 2
     try:
-        path = Bench(scale).run()
+        figures, notes = select_figures(os.environ.get("BENCH_ONLY", ""))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        log(note)
+    try:
+        path = Bench(scale, figures=figures).run()
     except KeyboardInterrupt:
         print("interrupted: no report written", file=sys.stderr)
         return 130

@@ -157,8 +157,9 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         return lake.dead_letters(RANGES[range_])
 
     @app.get("/api/pipeline/lake", tags=["pipeline"])
-    def lake_counts() -> list[dict]:
-        """Documents per lake collection."""
+    def lake_counts() -> dict:
+        """Documents per lake collection, as of the latest count (`counted_at`; the lake is counted in the
+        background, at most every 30 s, and less often when counting takes long)."""
         return lake.counts()
 
     @app.get("/api/pipeline/quality", tags=["pipeline"])

@@ -9,12 +9,16 @@ shows its data as readily as one fed every minute. The lake is only ever read.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
+import pymongo.errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pymongo import DESCENDING, MongoClient
@@ -281,14 +285,39 @@ class Warehouse:
         return rows
 
 
+@dataclass(frozen=True)
+class LakeSnapshot:
+    """Documents and newest fetch per lake collection, as counted at one moment."""
+
+    taken_at: datetime
+    seconds: float  # what counting took
+    documents: dict[str, int]
+    newest_fetch: dict[str, datetime | None]
+
+
 class Lake:
-    """The raw lake, read only: document counts, newest fetches, and dead letters."""
+    """The raw lake, read only: document counts and newest fetches (a snapshot), and dead letters.
+
+    Counting a collection and finding its newest fetch cost the lake server a pass over the collection
+    (SecantusDB reads every key for both), which grows with the lake: seconds at two million documents.
+    So a page never waits for them. One background thread counts, at most every SNAPSHOT_MIN_SECONDS and
+    no more often than SNAPSHOT_COST_FACTOR times what counting took, so counting takes at most a tenth
+    of the lake server's time; the API answers with the latest snapshot and says when it was taken.
+    Only the very first request waits for a count.
+    """
+
+    SNAPSHOT_MIN_SECONDS = 30.0
+    SNAPSHOT_COST_FACTOR = 10.0
 
     def __init__(self, settings: DashboardSettings):
         self.client: MongoClient = MongoClient(
             settings.MONGO_URI, document_class=dict, tz_aware=True, serverSelectionTimeoutMS=3000, appname="dashboard"
         )
         self.db: Database = self.client[settings.MONGO_DB]
+        self._snapshot: LakeSnapshot | None = None
+        self._error: Exception | None = None
+        self._counting: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
@@ -296,15 +325,47 @@ class Lake:
     def ping(self) -> None:
         self.client.admin.command("ping")
 
-    def counts(self) -> list[dict]:
-        return [
-            {"collection": name, "documents": self.db[name].estimated_document_count()}
-            for name in (*RAW_COLLECTIONS, DEAD_LETTERS)
-        ]
+    def _count(self) -> None:
+        started, taken_at = time.monotonic(), datetime.now(UTC)
+        try:
+            documents, newest = {}, {}
+            for name in (*RAW_COLLECTIONS, DEAD_LETTERS):
+                documents[name] = self.db[name].estimated_document_count()
+                doc = self.db[name].find_one({}, {FETCHED_AT: 1, "_id": 0}, sort=[(FETCHED_AT, DESCENDING)])
+                newest[name] = None if doc is None else doc[FETCHED_AT]
+            snapshot = LakeSnapshot(taken_at, time.monotonic() - started, documents, newest)
+            with self._lock:
+                self._snapshot, self._error = snapshot, None
+        except Exception as exc:  # kept for the requests that wait on it; the next one counts again
+            with self._lock:
+                self._error = exc
 
-    def newest_fetch(self, collection: str) -> datetime | None:
-        doc = self.db[collection].find_one({}, {FETCHED_AT: 1, "_id": 0}, sort=[(FETCHED_AT, DESCENDING)])
-        return None if doc is None else doc[FETCHED_AT]
+    def snapshot(self) -> LakeSnapshot:
+        """The latest snapshot, starting a new count in the background when it is due."""
+        with self._lock:
+            current, counting = self._snapshot, self._counting
+            due = current is None or (datetime.now(UTC) - current.taken_at).total_seconds() >= max(
+                self.SNAPSHOT_MIN_SECONDS, self.SNAPSHOT_COST_FACTOR * current.seconds
+            )
+            if due and (counting is None or not counting.is_alive()):
+                counting = self._counting = threading.Thread(target=self._count, name="lake-snapshot", daemon=True)
+                counting.start()
+        if current is not None:
+            return current
+        assert counting is not None  # started above: with no snapshot yet, a count is always due
+        counting.join()  # the first count: nothing to show before it
+        with self._lock:
+            if self._snapshot is None:
+                raise self._error or pymongo.errors.PyMongoError("the lake could not be counted")
+            return self._snapshot
+
+    def counts(self) -> dict:
+        snapshot = self.snapshot()
+        return {
+            "counted_at": _iso(snapshot.taken_at),
+            "counting_seconds": snapshot.seconds,
+            "collections": [{"collection": name, "documents": n} for name, n in snapshot.documents.items()],
+        }
 
     def dead_letters(self, span: timedelta | None) -> dict:
         """Dead letters per source and reason per time bucket in the span (counted back from now), and
@@ -358,13 +419,13 @@ class Lake:
 
 
 def freshness(warehouse: Warehouse, lake: Lake, span: timedelta | None) -> dict:
-    """Per source: how old its newest observation in the warehouse is, and its newest fetch in the lake,
-    now; and the freshness checks' history in the span."""
+    """Per source: how old its newest observation in the warehouse is now, and its newest fetch in the
+    lake as of the lake's latest snapshot; and the freshness checks' history in the span."""
     newest = warehouse.newest_observations()
-    now = newest["now"]
+    now, lake_snapshot = newest["now"], lake.snapshot()
     sources = []
     for source, (table, collections, check) in SOURCES.items():
-        fetched = [t for t in (lake.newest_fetch(c) for c in collections) if t is not None]
+        fetched = [t for t in (lake_snapshot.newest_fetch[c] for c in collections) if t is not None]
         lake_newest = max(fetched) if fetched else None
         observed = newest[source]
         sources.append(
@@ -378,4 +439,9 @@ def freshness(warehouse: Warehouse, lake: Lake, span: timedelta | None) -> dict:
                 "lake_lag_seconds": None if lake_newest is None else (now - lake_newest).total_seconds(),
             }
         )
-    return {"now": _iso(now), "sources": sources, "history": warehouse.freshness_history(span)}
+    return {
+        "now": _iso(now),
+        "lake_counted_at": _iso(lake_snapshot.taken_at),
+        "sources": sources,
+        "history": warehouse.freshness_history(span),
+    }

@@ -3,6 +3,8 @@ filled by the demo cycle, and the read-only login it reads the warehouse as."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import psycopg
 import pytest
 import requests
@@ -10,7 +12,8 @@ from psycopg import errors
 from pymongo import MongoClient
 
 from market_weather.contract import DEAD_LETTERS, RAW_COLLECTIONS
-from market_weather.settings import PROJECT_ROOT
+from market_weather.dashboard.data import Lake
+from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
 from tests.integration.conftest import BAD_PRICE, start_dashboard
 
 
@@ -93,13 +96,35 @@ def test_lake_counts_equal_the_lake(dashboard, filled):
     with MongoClient(filled.MONGO_URI, document_class=dict) as client:
         db = client[filled.MONGO_DB]
         expected = {name: db[name].count_documents({}) for name in (*RAW_COLLECTIONS, DEAD_LETTERS)}
-    counts = {c["collection"]: c["documents"] for c in get(dashboard, "pipeline/lake").json()}
+    body = get(dashboard, "pipeline/lake").json()
+    counts = {c["collection"]: c["documents"] for c in body["collections"]}
     assert counts == expected and counts[DEAD_LETTERS] == 1 and counts["coincap_history"] > 0
+    assert datetime.now(UTC) - datetime.fromisoformat(body["counted_at"]) < timedelta(minutes=10)
 
 
 def test_quality_lists_the_latest_result_of_every_check(dashboard):
     quality = get(dashboard, "pipeline/quality").json()
     assert len(quality) == 9 and {q["status"] for q in quality} == {"pass"}
+
+
+def test_a_page_never_waits_for_the_lake_to_be_counted_again(filled):
+    """The lake's counts come from a snapshot a background thread takes when one is due; a request
+    gets the latest at once, and the next after the count sees what it found."""
+    settings = load_settings(DashboardSettings, MONGO_URI=filled.MONGO_URI, MONGO_DB="snapshot_test")
+    lake = Lake(settings)
+    try:
+        lake.db[DEAD_LETTERS].drop()
+        first = lake.snapshot()
+        assert first.documents[DEAD_LETTERS] == 0 and lake.snapshot() is first, "not due yet: no new count"
+        lake.db[DEAD_LETTERS].insert_one({"source": "coincap", "reason": "x", "fetched_at": datetime.now(UTC)})
+        lake.SNAPSHOT_MIN_SECONDS = lake.SNAPSHOT_COST_FACTOR = 0
+        assert lake.snapshot() is first, "due: counted in the background, the request gets the latest at once"
+        assert lake._counting is not None
+        lake._counting.join()
+        assert lake.snapshot().documents[DEAD_LETTERS] == 1
+    finally:
+        lake.client.drop_database("snapshot_test")
+        lake.close()
 
 
 # ------------------------------------------------------------------------------- bad parameters

@@ -43,10 +43,11 @@
         name, type: "bar", data: chronological.map((r) => r[field]) })),
     }, "no loads yet");
 
+    document.getElementById("lake-counted").textContent = `counted ${Dash.time(lake.counted_at)}`;
     Dash.plot("lake", {
       tooltip: { trigger: "axis" }, grid: { left: 140, right: 40, top: 10, bottom: 30 },
-      xAxis: { type: "value" }, yAxis: { type: "category", data: lake.map((c) => c.collection) },
-      series: [{ name: "documents", type: "bar", data: lake.map((c) => c.documents), label: { show: true, position: "right", formatter: (p) => Dash.big(p.value) } }],
+      xAxis: { type: "value" }, yAxis: { type: "category", data: lake.collections.map((c) => c.collection) },
+      series: [{ name: "documents", type: "bar", data: lake.collections.map((c) => c.documents), label: { show: true, position: "right", formatter: (p) => Dash.big(p.value) } }],
     });
 
     Dash.rows("quality", quality, (q) => [q.check_name, Dash.badge(q.status), [Dash.num(q.observed), "num"], [Dash.num(q.threshold), "num"], q.detail, Dash.time(q.checked_at)],

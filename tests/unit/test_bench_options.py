@@ -1,0 +1,20 @@
+"""`make bench`'s BENCH_ONLY: which figures a run measures."""
+
+import pytest
+
+from bench.run import FIGURES, select_figures
+
+
+def test_no_choice_runs_every_figure():
+    assert select_figures("") == (FIGURES, [])
+
+
+def test_the_figures_named_run_in_the_suites_order_with_the_backfill_they_read():
+    figures, notes = select_figures("dashboard, lake_ingest")
+    assert figures == ("lake_ingest", "backfill", "dashboard")
+    assert notes == ["BENCH_ONLY: dashboard reads the backfill's warehouse, so backfill runs too"]
+
+
+def test_an_unknown_figure_is_named_with_the_valid_ones():
+    with pytest.raises(ValueError, match=r"BENCH_ONLY names no figure 'dashbord': give some of lake_ingest, backfill"):
+        select_figures("dashbord")
