@@ -188,6 +188,19 @@ def test_data_flows_from_the_schedules_to_the_warehouse(platform):
     assert "spark://127.0.0.1" in events and "lake_to_warehouse" in events
 
 
+def test_the_platforms_dashboard_shows_its_scheduled_loads(platform):
+    """After the scheduled load above: the dashboard `make run` started lists it, read as its own login."""
+    url = f"http://127.0.0.1:{platform.settings.DASHBOARD_PORT}"
+    assert requests.get(f"{url}/api/health", timeout=10).json()["warehouse_login"] == "dashboard"
+    with psycopg.connect(**platform.settings.postgres_conninfo) as conn:
+        loaded = {run_id for (run_id,) in conn.execute("SELECT run_id FROM etl_runs WHERE status = 'success'")}
+    shown = {run["run_id"] for run in requests.get(f"{url}/api/pipeline/runs", timeout=10).json()}
+    assert loaded and loaded <= shown
+    prices = requests.get(f"{url}/api/markets/prices", timeout=10).json()
+    assert {p["asset_id"] for p in prices} == set(platform.settings.COINCAP_ASSETS)
+    assert "Pipeline" in requests.get(f"{url}/pipeline", timeout=10).text
+
+
 def test_every_listener_of_the_stack_is_on_loopback(platform):
     seen = platform.listeners_seen | listeners(platform)
     elsewhere = set()
@@ -276,7 +289,7 @@ def test_make_run_on_a_running_stack_starts_nothing_and_prints_every_url(platfor
     result = run_module(env, "market_weather.stack", "run", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "already running; nothing started twice" in result.stdout
-    for port in (s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT):
+    for port in (s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT, s.DASHBOARD_PORT):
         assert f"http://127.0.0.1:{port}" in result.stdout, result.stdout
     assert "Spark master" in result.stdout
     for name in CORE + PLATFORM:
