@@ -147,5 +147,9 @@ const Dash = (() => {
     return { ...axisTime, min: newest - RANGE_MS[range], max: newest };
   }
   const tooltip = { trigger: "axis", confine: true };
-  return { api, chart, plot, rows, badge, options, state, choose, remember, every, money, num, big, pct, time, ago, line, axisTime, axisSpan, tooltip };
+  // A time axis spanning the chosen range back from now (freshness and dead letters are counted from now).
+  function axisBack(range) {
+    return RANGE_MS[range] ? { ...axisTime, min: Date.now() - RANGE_MS[range], max: Date.now() } : axisTime;
+  }
+  return { api, chart, plot, rows, badge, options, state, choose, remember, every, money, num, big, pct, time, ago, line, axisTime, axisSpan, axisBack, tooltip };
 })();

@@ -27,7 +27,7 @@
     const checks = [...new Set(fresh.history.map((h) => h.check))];
     Dash.plot("freshness-history", {
       tooltip: Dash.tooltip, legend: { top: 0 }, grid: { left: 60, right: 20, top: 30, bottom: 30 },
-      xAxis: Dash.axisTime, yAxis: { name: "minutes old", scale: true },
+      xAxis: Dash.axisBack(range), yAxis: { name: "minutes old", scale: true },
       series: checks.map((c) => Dash.line(c.replace("freshness_", ""), fresh.history.filter((h) => h.check === c).map((h) => [h.t, h.lag_minutes]))),
     }, "no freshness checks in this range yet (they run after every load)");
 
@@ -56,8 +56,8 @@
     const series = [...new Set(dead.buckets.map((b) => `${b.source}: ${b.reason}`))];
     Dash.plot("dead-letters", {
       tooltip: Dash.tooltip, legend: { type: "scroll", top: 0 }, grid: { left: 50, right: 20, top: 30, bottom: 30 },
-      xAxis: Dash.axisTime, yAxis: { name: `per ${dead.bucket}`, minInterval: 1 },
-      series: series.map((name) => ({ name, type: "bar", stack: "dead", data: dead.buckets.filter((b) => `${b.source}: ${b.reason}` === name).map((b) => [b.t, b.count]) })),
+      xAxis: Dash.axisBack(range), yAxis: { name: `per ${dead.bucket}`, minInterval: 1 },
+      series: series.map((name) => ({ name, type: "bar", stack: "dead", barMaxWidth: 16, data: dead.buckets.filter((b) => `${b.source}: ${b.reason}` === name).map((b) => [b.t, b.count]) })),
     }, "no dead letters in this range");
     Dash.rows("dead-letters-newest", dead.newest, (d) => [Dash.time(d.fetched_at), d.source, d.endpoint, d.reason, payload(d.payload)], { empty: "no dead letters in this range" });
   }
