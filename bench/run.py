@@ -485,10 +485,12 @@ class Bench:
             login = get(Request("health", {}))[1].json()["warehouse_login"]
             if login != main.DASHBOARD_DB_USER:
                 raise RuntimeError(f"the dashboard reads the warehouse as {login!r}, not {main.DASHBOARD_DB_USER!r}")
-            # The first request after the start waits for the lake's first count; later ones get the latest
-            # count at once while the next is taken in the background (market_weather.dashboard.data.Lake).
-            first_lake_s, lake = get(Request("pipeline/lake", {}))
-            lake_counting_s = lake.json()["counting_seconds"]
+            # The lake is counted in the background from the start (market_weather.dashboard.data.Lake): the
+            # first request answers without the counts while that runs. Timed figures start once it is done.
+            first_lake_s, _ = get(Request("pipeline/lake", {}))
+            while (lake := get(Request("pipeline/lake", {}))[1].json())["counted_at"] is None:
+                time.sleep(1)
+            lake_counting_s = lake["counting_seconds"]
             for request in endpoints:
                 for _ in range(DASHBOARD_WARMUP):
                     _, response = get(request)
@@ -1003,8 +1005,9 @@ def dashboard_markdown(r: dict) -> list[str]:
         f"refreshes per page (its steps one after the other, a step's requests at once); wall time of the "
         f'complete answer; p95 = statistics.quantiles(samples, n=20, method="inclusive")[18]. '
         f"Slowest page: `{r['dashboard_worst_page']}`. The lake's documents and newest fetches are counted in "
-        f"the background: {r['dashboard_lake_counting_seconds']:.2f} s per count, which the first request after "
-        f"the start waited for ({r['dashboard_first_lake_request_ms']:,.0f} ms).",
+        f"the background: {r['dashboard_lake_counting_seconds']:.2f} s per count, at most every "
+        f"max(30 s, 10 × that); the first request after the start answered without them in "
+        f"{r['dashboard_first_lake_request_ms']:,.0f} ms.",
         "",
         "| request | n | p50 ms | p95 ms | answer KB |",
         "|---|---|---|---|---|",

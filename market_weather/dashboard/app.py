@@ -68,6 +68,10 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         warehouse.open()
         try:
+            lake.snapshot(wait=0)  # the lake's first count starts now, in the background
+        except pymongo.errors.PyMongoError:
+            pass  # a lake that does not answer yet: the requests say so, and count again
+        try:
             yield
         finally:
             warehouse.close()

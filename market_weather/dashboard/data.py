@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
-import pymongo.errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pymongo import DESCENDING, MongoClient
@@ -57,6 +56,9 @@ SOURCES = {
     "air": ("air_quality", (OPENWEATHER_AIR,), "freshness_air"),
 }
 NEWEST_DEAD_LETTERS = 20
+# A request before the lake's first count (it starts with the dashboard) waits this long for it, then
+# answers without the lake's figures: on a large lake the first count takes a minute.
+FIRST_COUNT_WAIT_SECONDS = 2.0
 DEAD_LETTER_PAYLOAD_CHARS = 2000
 
 
@@ -299,10 +301,10 @@ class Lake:
 
     Counting a collection and finding its newest fetch cost the lake server a pass over the collection
     (SecantusDB reads every key for both), which grows with the lake: seconds at two million documents.
-    So a page never waits for them. One background thread counts, at most every SNAPSHOT_MIN_SECONDS and
-    no more often than SNAPSHOT_COST_FACTOR times what counting took, so counting takes at most a tenth
-    of the lake server's time; the API answers with the latest snapshot and says when it was taken.
-    Only the very first request waits for a count.
+    So a page never waits for them. One background thread counts, starting when the dashboard does, then
+    at most every SNAPSHOT_MIN_SECONDS and no more often than SNAPSHOT_COST_FACTOR times what counting
+    took, so counting takes at most a tenth of the lake server's time; the API answers with the latest
+    snapshot and says when it was taken, and without the lake's figures until the first count is done.
     """
 
     SNAPSHOT_MIN_SECONDS = 30.0
@@ -339,8 +341,10 @@ class Lake:
             with self._lock:
                 self._error = exc
 
-    def snapshot(self) -> LakeSnapshot:
-        """The latest snapshot, starting a new count in the background when it is due."""
+    def snapshot(self, wait: float = FIRST_COUNT_WAIT_SECONDS) -> LakeSnapshot | None:
+        """The latest snapshot, starting a new count in the background when it is due. Before the first
+        count is done, waits for it up to `wait` seconds, then answers None (still counting), or raises
+        the error of a first count that failed within them."""
         with self._lock:
             current, counting = self._snapshot, self._counting
             due = current is None or (datetime.now(UTC) - current.taken_at).total_seconds() >= max(
@@ -349,21 +353,22 @@ class Lake:
             if due and (counting is None or not counting.is_alive()):
                 counting = self._counting = threading.Thread(target=self._count, name="lake-snapshot", daemon=True)
                 counting.start()
-        if current is not None:
+        if current is not None or counting is None:
             return current
-        assert counting is not None  # started above: with no snapshot yet, a count is always due
-        counting.join()  # the first count: nothing to show before it
+        counting.join(wait)
         with self._lock:
-            if self._snapshot is None:
-                raise self._error or pymongo.errors.PyMongoError("the lake could not be counted")
+            if self._snapshot is None and self._error is not None and not counting.is_alive():
+                raise self._error
             return self._snapshot
 
     def counts(self) -> dict:
+        """Documents per collection as of the latest count; null while the first count runs."""
         snapshot = self.snapshot()
+        documents = snapshot.documents if snapshot else dict.fromkeys((*RAW_COLLECTIONS, DEAD_LETTERS))
         return {
-            "counted_at": _iso(snapshot.taken_at),
-            "counting_seconds": snapshot.seconds,
-            "collections": [{"collection": name, "documents": n} for name, n in snapshot.documents.items()],
+            "counted_at": None if snapshot is None else _iso(snapshot.taken_at),
+            "counting_seconds": None if snapshot is None else snapshot.seconds,
+            "collections": [{"collection": name, "documents": n} for name, n in documents.items()],
         }
 
     def dead_letters(self, span: timedelta | None) -> dict:
@@ -422,9 +427,10 @@ def freshness(warehouse: Warehouse, lake: Lake, span: timedelta | None) -> dict:
     lake as of the lake's latest snapshot; and the freshness checks' history in the span."""
     newest = warehouse.newest_observations()
     now, lake_snapshot = newest["now"], lake.snapshot()
+    newest_fetch = {} if lake_snapshot is None else lake_snapshot.newest_fetch
     sources = []
     for source, (table, collections, check) in SOURCES.items():
-        fetched = [t for t in (lake_snapshot.newest_fetch[c] for c in collections) if t is not None]
+        fetched = [t for t in (newest_fetch.get(c) for c in collections) if t is not None]
         lake_newest = max(fetched) if fetched else None
         observed = newest[source]
         sources.append(
@@ -440,7 +446,7 @@ def freshness(warehouse: Warehouse, lake: Lake, span: timedelta | None) -> dict:
         )
     return {
         "now": _iso(now),
-        "lake_counted_at": _iso(lake_snapshot.taken_at),
+        "lake_counted_at": None if lake_snapshot is None else _iso(lake_snapshot.taken_at),
         "sources": sources,
         "history": warehouse.freshness_history(span),
     }

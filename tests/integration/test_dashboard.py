@@ -3,6 +3,8 @@ filled by the demo cycle, and the read-only login it reads the warehouse as."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -12,7 +14,7 @@ from psycopg import errors
 from pymongo import MongoClient
 
 from market_weather.contract import DEAD_LETTERS, RAW_COLLECTIONS
-from market_weather.dashboard.data import Lake
+from market_weather.dashboard.data import FIRST_COUNT_WAIT_SECONDS, Lake
 from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
 from tests.integration.conftest import BAD_PRICE, start_dashboard
 
@@ -107,24 +109,44 @@ def test_quality_lists_the_latest_result_of_every_check(dashboard):
     assert len(quality) == 9 and {q["status"] for q in quality} == {"pass"}
 
 
-def test_a_page_never_waits_for_the_lake_to_be_counted_again(filled):
+@pytest.fixture
+def lake_apart(filled):
+    """The dashboard's lake reader on a database of its own on the test lake server."""
+    lake = Lake(load_settings(DashboardSettings, MONGO_URI=filled.MONGO_URI, MONGO_DB="snapshot_test"))
+    lake.db[DEAD_LETTERS].drop()
+    yield lake
+    lake.client.drop_database("snapshot_test")
+    lake.close()
+
+
+def test_a_page_never_waits_for_the_lake_to_be_counted_again(lake_apart):
     """The lake's counts come from a snapshot a background thread takes when one is due; a request
     gets the latest at once, and the next after the count sees what it found."""
-    settings = load_settings(DashboardSettings, MONGO_URI=filled.MONGO_URI, MONGO_DB="snapshot_test")
-    lake = Lake(settings)
-    try:
-        lake.db[DEAD_LETTERS].drop()
-        first = lake.snapshot()
-        assert first.documents[DEAD_LETTERS] == 0 and lake.snapshot() is first, "not due yet: no new count"
-        lake.db[DEAD_LETTERS].insert_one({"source": "coincap", "reason": "x", "fetched_at": datetime.now(UTC)})
-        lake.SNAPSHOT_MIN_SECONDS = lake.SNAPSHOT_COST_FACTOR = 0
-        assert lake.snapshot() is first, "due: counted in the background, the request gets the latest at once"
-        assert lake._counting is not None
-        lake._counting.join()
-        assert lake.snapshot().documents[DEAD_LETTERS] == 1
-    finally:
-        lake.client.drop_database("snapshot_test")
-        lake.close()
+    lake = lake_apart
+    first = lake.snapshot()
+    assert first is not None and first.documents[DEAD_LETTERS] == 0
+    assert lake.snapshot() is first, "not due yet: no new count"
+    lake.db[DEAD_LETTERS].insert_one({"source": "coincap", "reason": "x", "fetched_at": datetime.now(UTC)})
+    lake.SNAPSHOT_MIN_SECONDS = lake.SNAPSHOT_COST_FACTOR = 0
+    assert lake.snapshot() is first, "due: counted in the background, the request gets the latest at once"
+    assert lake._counting is not None
+    lake._counting.join()
+    latest = lake.snapshot()
+    assert latest is not None and latest.documents[DEAD_LETTERS] == 1
+
+
+def test_before_the_first_count_is_done_the_lake_figures_are_left_out_not_waited_for(lake_apart):
+    lake, gate = lake_apart, threading.Event()
+    count = lake._count
+    lake._count = lambda: (gate.wait(30), count())  # a count that takes long
+    started = time.monotonic()
+    counts = lake.counts()
+    assert time.monotonic() - started < FIRST_COUNT_WAIT_SECONDS + 1
+    assert counts["counted_at"] is None and {c["documents"] for c in counts["collections"]} == {None}
+    gate.set()
+    assert lake._counting is not None
+    lake._counting.join()
+    assert lake.counts()["collections"][-1] == {"collection": DEAD_LETTERS, "documents": 0}
 
 
 # ------------------------------------------------------------------------------- bad parameters

@@ -43,12 +43,13 @@
         name, type: "bar", data: chronological.map((r) => r[field]) })),
     }, "no loads yet");
 
-    document.getElementById("lake-counted").textContent = `counted ${Dash.time(lake.counted_at)}`;
+    document.getElementById("lake-counted").textContent = lake.counted_at ? `counted ${Dash.time(lake.counted_at)}` : "";
+    const counted = lake.counted_at ? lake.collections : [];
     Dash.plot("lake", {
       tooltip: { trigger: "axis" }, grid: { left: 140, right: 40, top: 10, bottom: 30 },
-      xAxis: { type: "value" }, yAxis: { type: "category", data: lake.collections.map((c) => c.collection) },
-      series: [{ name: "documents", type: "bar", data: lake.collections.map((c) => c.documents), label: { show: true, position: "right", formatter: (p) => Dash.big(p.value) } }],
-    });
+      xAxis: { type: "value" }, yAxis: { type: "category", data: counted.map((c) => c.collection) },
+      series: [{ name: "documents", type: "bar", data: counted.map((c) => c.documents), label: { show: true, position: "right", formatter: (p) => Dash.big(p.value) } }],
+    }, "counting the lake… (a large lake takes a minute, the first time after the dashboard starts)");
 
     Dash.rows("quality", quality, (q) => [q.check_name, Dash.badge(q.status), [Dash.num(q.observed), "num"], [Dash.num(q.threshold), "num"], q.detail, Dash.time(q.checked_at)],
       { key: (q) => q.check_name, empty: "the checks have not run yet (make check, or after a load in Airflow)" });
