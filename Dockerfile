@@ -14,7 +14,7 @@ RUN mvn --batch-mode --quiet -f /build/pom.xml dependency:copy-dependencies \
 # The dashboard's npm packages, from the committed package-lock.json, as `make setup` installs them.
 FROM node:${NODE_VERSION}-bookworm-slim AS assets
 WORKDIR /assets
-COPY market_weather/dashboard/assets/package.json market_weather/dashboard/assets/package-lock.json ./
+COPY dashboard/src/market_weather/dashboard/assets/package.json dashboard/src/market_weather/dashboard/assets/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
@@ -28,11 +28,18 @@ USER airflow
 RUN mkdir -p /opt/airflow/auth
 WORKDIR /opt/platform
 COPY --chown=airflow:0 pyproject.toml constraints.txt README.md ./
-COPY --chown=airflow:0 market_weather ./market_weather
+# Each component's folder, as in the checkout: pyproject.toml names their src/ roots of the one namespace.
+COPY --chown=airflow:0 contract ./contract
+COPY --chown=airflow:0 producer ./producer
+COPY --chown=airflow:0 spark ./spark
+COPY --chown=airflow:0 postgres ./postgres
+COPY --chown=airflow:0 dashboard ./dashboard
+COPY --chown=airflow:0 orchestration ./orchestration
+COPY --chown=airflow:0 launcher ./launcher
 COPY --chown=airflow:0 dags ./dags
 RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e ".[airflow,dashboard]"
 COPY --from=jars --chown=airflow:0 /jars /opt/platform/jars
 # .dockerignore leaves out any node_modules of the build context: these are the build stage's.
-COPY --from=assets --chown=airflow:0 /assets/node_modules /opt/platform/market_weather/dashboard/assets/node_modules
+COPY --from=assets --chown=airflow:0 /assets/node_modules /opt/platform/dashboard/src/market_weather/dashboard/assets/node_modules
 ENV SPARK_JARS_DIR=/opt/platform/jars \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/platform/dags

@@ -8,22 +8,30 @@ STAMP := $(VENV)/.installed
 JARS_DIR := .local/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 
-.PHONY: setup jars run demo start status stop load check lint test unit integration bench clean-data
+.PHONY: setup system-run system-test jars run demo start status stop load check lint test unit integration bench clean-data
 
-$(STAMP): pyproject.toml constraints.txt market_weather/dashboard/assets/package-lock.json
+# The system packages (Python 3.11, Java, Maven, the PostgreSQL server, Node.js and npm; for the tests also Go and
+# Chromium), installed with apt when missing; where that cannot be done, one line says what and how.
+system-run:
+	@tools/system-packages run
+
+system-test:
+	@tools/system-packages test
+
+$(STAMP): pyproject.toml constraints.txt dashboard/src/market_weather/dashboard/assets/package-lock.json | system-run
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[airflow,stack,dashboard,bench,test]'
 	$(PY) -m market_weather.dashboard.assets
 	touch $(STAMP)
 
-$(JARS_STAMP): spark/jars/pom.xml
+$(JARS_STAMP): spark/jars/pom.xml | system-run
 	rm -f $(JARS_DIR)/*.jar  # the jars of the pom as it is now, none of an earlier version beside them
 	mvn --batch-mode --quiet -f spark/jars/pom.xml dependency:copy-dependencies \
 	    -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS_DIR)
 	touch $(JARS_STAMP)
 
-setup: $(STAMP) $(JARS_STAMP)
+setup: system-run $(STAMP) $(JARS_STAMP)
 jars: $(JARS_STAMP)
 
 run: setup
@@ -56,13 +64,13 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: setup
+test: system-test setup
 	$(PY) -m pytest tests
 
-unit: setup
+unit: system-test setup
 	$(PY) -m pytest tests/unit
 
-integration: setup
+integration: system-test setup
 	$(PY) -m pytest tests/integration
 
 # A benchmark suite, not tests: BENCH_SCALE=small finishes in about a quarter of an hour; BENCH_ONLY=backfill,dashboard

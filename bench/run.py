@@ -150,7 +150,7 @@ class Request(NamedTuple):
 def dashboard_requests(asset: str, location: str) -> tuple[list[Request], dict[str, list[list[Request]]]]:
     """Every endpoint with the parameters its page uses, the candles also at the page's other intervals
     and ranges; and each page's refresh (every 10 s) as its script makes it: steps one after the other,
-    the requests of a step at once (market_weather/dashboard/static/*.js)."""
+    the requests of a step at once (dashboard/src/market_weather/dashboard/static/*.js)."""
     prices = Request("markets/prices", {})
     candles = Request("markets/candles", {"asset": asset, "interval": "1h", "range": "7d"})
     places = Request("weather/locations", {})

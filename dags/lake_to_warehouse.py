@@ -1,7 +1,7 @@
 """
 ### Lake to warehouse
 
-Runs the Spark job `market_weather/job/lake_to_warehouse.py` whenever an ingest DAG updates a lake collection
+Runs the Spark job `spark/src/market_weather/job/lake_to_warehouse.py` whenever an ingest DAG updates a lake collection
 (data-aware scheduling on the Assets of the lake collections). The job reads what is new since the last successful
 watermark, types, validates and deduplicates it, and merges it into the warehouse in one transaction,
 recording the run in `etl_runs`. Submitted through the `spark_default` connection to the standalone Spark

@@ -192,7 +192,7 @@ def test_the_openapi_description_documents_every_endpoint_the_pages_call(dashboa
         "/api/pipeline/quality",
     }
     scripts = "".join(
-        (PROJECT_ROOT / "market_weather" / "dashboard" / "static" / name).read_text()
+        (PROJECT_ROOT / "dashboard" / "src" / "market_weather" / "dashboard" / "static" / name).read_text()
         for name in ("markets.js", "weather.js", "pipeline.js")
     )
     for path in paths - {"/api/health"}:

@@ -132,7 +132,7 @@ def test_the_warehouse_schema_comes_from_the_migrations_as_in_the_local_mode():
     migrate, setup = "python -m market_weather.warehouse.migrate &&", "python -m market_weather.orchestration.setup"
     assert migrate in init and init.index(migrate) < init.index(setup)
     assert all(".sql" not in volume and "init:" not in volume for volume in SERVICES["postgres"]["volumes"])
-    assert ".sql" not in (PROJECT_ROOT / "docker/postgres/initdb.sh").read_text()
+    assert ".sql" not in (PROJECT_ROOT / "postgres/initdb.sh").read_text()
 
 
 def test_dags_folder_is_the_one_mounted():
@@ -297,7 +297,7 @@ def test_the_dashboards_healthcheck_asks_its_health_endpoint():
     test = DASHBOARD["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python", "-c"]
     assert f"urlopen('http://127.0.0.1:{port}/api/health'" in test[3]
-    assert '@app.get("/api/health"' in (PROJECT_ROOT / "market_weather/dashboard/app.py").read_text()
+    assert '@app.get("/api/health"' in (PROJECT_ROOT / "dashboard/src/market_weather/dashboard/app.py").read_text()
     assert DASHBOARD["restart"] == "unless-stopped"
 
 

@@ -44,7 +44,7 @@ from market_weather.job import lake_reader, transforms
 from market_weather.settings import PROJECT_ROOT, load_settings
 from tests.unit.test_transforms import raw_frames
 
-JOB_SOURCES = PROJECT_ROOT / "market_weather" / "job"
+JOB_SOURCES = PROJECT_ROOT / "spark" / "src" / "market_weather" / "job"
 
 # What Python evaluation is called in Spark 4.0.1's plans (its spark-sql and spark-catalyst jars):
 # - operators, in the logical and the physical plan alike: BatchEvalPython (Python UDFs),

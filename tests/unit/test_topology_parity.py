@@ -126,7 +126,7 @@ def test_every_local_listener_binds_loopback(local):
 
 
 def test_airflows_database_is_made_alike_in_both_modes():
-    initdb = (PROJECT_ROOT / "docker" / "postgres" / "initdb.sh").read_text()
+    initdb = (PROJECT_ROOT / "postgres" / "initdb.sh").read_text()
     assert "AIRFLOW_DB_USER" in initdb and "AIRFLOW_DB_PASSWORD" in initdb
     assert re.search(rf"CREATE DATABASE {airflow_local.AIRFLOW_DB}\b", initdb)
     environment = SERVICES["postgres"]["environment"]

@@ -157,7 +157,7 @@ def _config_local(settings: Settings, data_dir: Path) -> str:
         # server listens on loopback only.
         "MAX_LOGIN_ATTEMPTS": 0,
     }
-    lines = ["# Written by market_weather/stack/pgadmin.py from the platform's settings; edits are overwritten."]
+    lines = ["# Written by market_weather.stack.pgadmin from the platform's settings; edits are overwritten."]
     lines += [f"{name} = {value!r}" for name, value in values.items()]
     return "\n".join(lines) + "\n"
 

@@ -17,7 +17,15 @@ from typing import Annotated, Any, Literal, TypeVar, overload
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """The checkout this module is in (it lives in contract/src/market_weather/); installed from a wheel, the
+    working directory, where `.env` and the state folder are looked for."""
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
 
 
 class SettingsError(RuntimeError):
