@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from market_weather.settings import PROJECT_ROOT
-from market_weather.warehouse import merge, runs
+from market_weather.warehouse import runs, staging
 
 
 def connect(settings, **kwargs) -> psycopg.Connection:
@@ -57,10 +57,10 @@ def release_after(conn: psycopg.Connection, seconds: float) -> threading.Thread:
 def test_a_dead_runs_row_is_closed_as_abandoned_and_its_staging_tables_dropped(settings, pg, no_staging):
     with connect(settings) as dead:
         runs.record_start(dead, "dead-run", None)
-        merge.create_staging(dead, "dead-run")
+        staging.create_staging(dead, "dead-run")
     runs.record_start(pg, "ended-run", None)
     runs.record_failure(pg, "ended-run", "RuntimeError: an earlier failure")
-    assert len(staging_tables(pg)) == len(merge.TABLES)
+    assert len(staging_tables(pg)) == len(staging.TABLES)
 
     with connect(settings) as conn:
         runs.wait_for_lock(conn)
@@ -188,9 +188,11 @@ def test_a_run_killed_mid_load_is_closed_by_the_next_run(settings, writer, pg, t
 
     source_to_lake.fetch_coincap(SimulatedCoinCap(seed=3), writer, ["bitcoin", "ethereum"], "seed")
     time.sleep(1.1)  # a run reads what was written before the second it plans in
-    made = {merge.staging_name(spec.name, "killed-run") for spec in merge.TABLES}
+    made = {staging.staging_name(table.name, "killed-run") for table in staging.TABLES}
     with psycopg.connect(**settings.postgres_conninfo) as blocker:
-        blocker.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(merge.TABLES[-1].name)))
+        blocker.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(staging.TABLES[-1].name))
+        )
         with (tmp_path / "job.log").open("w") as output:
             job = subprocess.Popen(
                 [sys.executable, "-m", "market_weather.job.lake_to_warehouse", "--run-id", "killed-run"],
@@ -202,7 +204,7 @@ def test_a_run_killed_mid_load_is_closed_by_the_next_run(settings, writer, pg, t
             )
         try:
             wait_until(
-                lambda: len(made & set(staging_tables(pg))) == len(merge.TABLES) - 1 or job.poll() is not None,
+                lambda: len(made & set(staging_tables(pg))) == len(staging.TABLES) - 1 or job.poll() is not None,
                 timeout=300,
                 what="the job to stage",
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
-from market_weather.warehouse import merge, queries
+from market_weather.warehouse import merge, queries, staging
 
 SQL_DIR = Path(merge.__file__).with_name("sql")
 
@@ -49,10 +50,19 @@ def test_an_asset_is_replaced_only_by_a_newer_snapshot():
     )
 
 
-@pytest.mark.parametrize("path", sorted(SQL_DIR.glob("*.sql")), ids=lambda p: p.stem)
-def test_each_sql_file_is_one_statement_that_renders(path):
-    statement = queries.load(path.stem).format(
-        staged_air=merge._identifier("staging.air"), staged_prices=merge._identifier("staging.prices")
+def test_the_merge_writes_every_staged_table_in_the_order_they_are_staged():
+    assert tuple(spec.table for spec in merge.TABLES) == staging.TABLES
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.relative_to(SQL_DIR).with_suffix("").as_posix() for p in SQL_DIR.rglob("*.sql"))
+)
+def test_each_sql_file_is_one_statement_that_renders(name):
+    statement = queries.load(name).format(
+        staged_air=merge._identifier("staging.air"),
+        staged_prices=merge._identifier("staging.prices"),
+        table=sql.Identifier("asset_prices"),
+        key=sql.Identifier("asset_id"),
     )
     code = [line for line in statement.as_string().splitlines() if not line.lstrip().startswith("--")]
     assert code and not any(";" in line for line in code), "one statement per file"

@@ -1,5 +1,6 @@
-"""The load's warehouse side: staging tables, then one transaction that merges them into the targets,
-recomputes the touched OHLC buckets and records the run with its new watermark."""
+"""The load's warehouse side: the run's staging tables (`staging`) while the loader fills them, then one
+transaction that merges them into the targets, recomputes the touched OHLC buckets and records the run with its
+new watermark (`runs`)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from market_weather.contract import (
 from market_weather.settings import Location
 from market_weather.warehouse import runs
 from market_weather.warehouse.queries import load
+from market_weather.warehouse.staging import create_staging, drop_staging
 
 log = logging.getLogger(__name__)
-STAGING_SCHEMA = "staging"
 
 
 @dataclass(frozen=True)
@@ -63,38 +64,9 @@ TABLES = (
 )
 
 
-def staging_name(table: str, run_id: str) -> str:
-    suffix = "".join(ch if ch.isalnum() else "_" for ch in run_id)[-40:]
-    return f"{table}__{suffix}".lower()
-
-
 def _identifier(staged: str) -> sql.Identifier:
     """`schema.table` as one quoted identifier."""
     return sql.Identifier(*staged.split("."))
-
-
-def create_staging(conn: psycopg.Connection, run_id: str) -> dict[str, str]:
-    """An unlogged copy of each target's columns, named for this run, in the `staging` schema."""
-    names = {}
-    for spec in TABLES:
-        staged = sql.Identifier(STAGING_SCHEMA, staging_name(spec.name, run_id))
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staged))
-        conn.execute(
-            sql.SQL("CREATE UNLOGGED TABLE {s} AS SELECT {cols} FROM {t} WITH NO DATA").format(
-                s=staged,
-                t=sql.Identifier(spec.name),
-                cols=sql.SQL(", ").join(map(sql.Identifier, spec.columns)),
-            )
-        )
-        names[spec.name] = f"{STAGING_SCHEMA}.{staging_name(spec.name, run_id)}"
-    return names
-
-
-def drop_staging(conn: psycopg.Connection, run_id: str) -> None:
-    for spec in TABLES:
-        conn.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGING_SCHEMA, staging_name(spec.name, run_id)))
-        )
 
 
 @contextmanager

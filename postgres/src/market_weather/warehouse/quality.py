@@ -14,19 +14,20 @@ Each check measures one number and compares it with its threshold:
 
 A check of severity `error` fails `make check` (exit 1) and its Airflow task; a `warn` is recorded and
 shown. Every result is stored in `quality_checks` (the view `quality_latest` holds the latest per
-check), whoever ran the checks.
+check), whoever ran the checks. Each check's SQL is its own file in `sql/checks/`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
 from bson import ObjectId
+from psycopg import sql
 from pymongo import MongoClient
 from pymongo.database import Database
 
@@ -41,6 +42,7 @@ from market_weather.contract import (
     WEATHER_OBSERVATIONS,
 )
 from market_weather.settings import QualitySettings, Settings, SettingsError, get_settings
+from market_weather.warehouse.queries import load
 from market_weather.warehouse.runs import JOB
 
 Severity = Literal["error", "warn"]
@@ -87,7 +89,7 @@ class Context:
     thresholds: QualitySettings
 
 
-def _scalar(conn: psycopg.Connection, query: str, params: Sequence[Any] | None = None) -> Any:
+def _scalar(conn: psycopg.Connection, query: sql.SQL | sql.Composed, params: Mapping[str, Any] | None = None) -> Any:
     row = conn.execute(query, params).fetchone()
     return row[0] if row else None
 
@@ -98,63 +100,25 @@ def _at_most(name: str, severity: Severity, observed: float | None, threshold: f
 
 
 def ohlc_invariants(ctx: Context) -> Result:
-    bad = ctx.conn.execute(
-        "SELECT asset_id, interval, bucket_start FROM asset_ohlc"
-        " WHERE NOT (low <= least(open, close) AND greatest(open, close) <= high AND points >= 1)"
-        " ORDER BY bucket_start DESC LIMIT 3"
-    ).fetchall()
-    count = _scalar(
-        ctx.conn,
-        "SELECT count(*) FROM asset_ohlc"
-        " WHERE NOT (low <= least(open, close) AND greatest(open, close) <= high AND points >= 1)",
-    )
-    detail = ", ".join(f"{a} {i} {b:%Y-%m-%d %H:%M}" for a, i, b in bad)
-    return _at_most("ohlc_invariants", "error", float(count or 0), 0, detail and f"e.g. {detail}")
+    bad = ctx.conn.execute(load("checks/ohlc_invariants")).fetchall()
+    count = bad[0][3] if bad else 0
+    detail = ", ".join(f"{a} {i} {b:%Y-%m-%d %H:%M}" for a, i, b, _ in bad)
+    return _at_most("ohlc_invariants", "error", float(count), 0, detail and f"e.g. {detail}")
 
 
 def ohlc_hour_points(ctx: Context) -> Result:
-    count = _scalar(
-        ctx.conn,
-        """
-        SELECT count(*)
-          FROM asset_ohlc h
-          JOIN (SELECT asset_id, date_trunc('hour', bucket_start) AS hour, sum(points) AS points
-                  FROM asset_ohlc WHERE interval = '1m' GROUP BY 1, 2) m
-            ON m.asset_id = h.asset_id AND m.hour = h.bucket_start
-         WHERE h.interval = '1h' AND h.points <> m.points
-        """,
-    )
+    count = _scalar(ctx.conn, load("checks/ohlc_hour_points"))
     return _at_most("ohlc_hour_points", "error", float(count or 0), 0)
 
 
 # A hole longer than this between m1 history points separates two backfilled ranges rather than being a gap.
-M1_RANGE_BREAK = "1 day"
+M1_RANGE_BREAK = timedelta(days=1)
 
 
 def m1_gaps(ctx: Context) -> Result:
-    """Minutes missing inside backfilled m1 price history, per asset.
-
-    History points are the rows of asset_prices with only a price, on whole minutes. A gap is a hole
-    between two of them, up to M1_RANGE_BREAK long, with an m1 neighbour on each side: inside an m1
-    range, not between ranges and not in coarser history.
-    """
-    gaps = ctx.conn.execute(
-        f"""
-        WITH points AS (
-            SELECT asset_id, observed_at AS at,
-                   lag(observed_at) OVER w AS before, lead(observed_at) OVER w AS after,
-                   lead(observed_at, 2) OVER w AS after_next
-              FROM asset_prices
-             WHERE market_cap_usd IS NULL AND observed_at = date_trunc('minute', observed_at)
-            WINDOW w AS (PARTITION BY asset_id ORDER BY observed_at)
-        )
-        SELECT asset_id, at, after, (extract(epoch FROM after - at) / 60)::bigint - 1 AS missing
-          FROM points
-         WHERE after - at > interval '1 minute' AND after - at <= interval '{M1_RANGE_BREAK}'
-           AND at - before = interval '1 minute' AND after_next - after = interval '1 minute'
-         ORDER BY missing DESC, asset_id, at
-        """
-    ).fetchall()
+    """Minutes missing inside backfilled m1 price history, per asset: holes of up to M1_RANGE_BREAK
+    between m1 history points, each with an m1 neighbour on either side (`sql/checks/m1_gaps.sql`)."""
+    gaps = ctx.conn.execute(load("checks/m1_gaps"), {"range_break": M1_RANGE_BREAK}).fetchall()
     missing = sum(n for *_, n in gaps)
     detail = ", ".join(f"{a} {lo:%Y-%m-%d %H:%M} → {hi:%H:%M} ({n} missing)" for a, lo, hi, n in gaps[:3])
     if len(gaps) > 3:
@@ -164,7 +128,7 @@ def m1_gaps(ctx: Context) -> Result:
 
 def _freshness(name: str, table: str, limit_minutes: int) -> Callable[[Context], Result]:
     def check(ctx: Context) -> Result:
-        age = _scalar(ctx.conn, f"SELECT extract(epoch FROM now() - max(observed_at)) / 60 FROM {table}")
+        age = _scalar(ctx.conn, load("checks/freshness").format(table=sql.Identifier(table)))
         detail = "no data yet" if age is None else f"newest {table} row is {float(age):.0f} minutes old"
         return _at_most(name, "warn", None if age is None else float(age), limit_minutes, detail)
 
@@ -173,34 +137,13 @@ def _freshness(name: str, table: str, limit_minutes: int) -> Callable[[Context],
 
 
 def runs_zombie(ctx: Context) -> Result:
-    zombies = [
-        run_id
-        for (run_id,) in ctx.conn.execute(
-            "SELECT run_id FROM etl_runs r WHERE status = 'running'"
-            " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = r.run_id)"
-        ).fetchall()
-    ]
+    zombies = [run_id for (run_id,) in ctx.conn.execute(load("checks/runs_zombie")).fetchall()]
     return _at_most("runs_zombie", "error", float(len(zombies)), 0, ", ".join(zombies[:3]))
 
 
 def runs_overlap(ctx: Context) -> Result:
     """Runs that started before an earlier run of the job had finished."""
-    overlapping = [
-        run_id
-        for (run_id,) in ctx.conn.execute(
-            """
-            SELECT run_id FROM (
-                SELECT run_id, started_at,
-                       max(coalesce(finished_at, now())) OVER (
-                           ORDER BY started_at, run_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                       ) AS earlier_end
-                  FROM etl_runs WHERE job = %s
-            ) r
-             WHERE started_at < earlier_end
-            """,
-            [JOB],
-        ).fetchall()
-    ]
+    overlapping = [run_id for (run_id,) in ctx.conn.execute(load("checks/runs_overlap"), {"job": JOB}).fetchall()]
     return _at_most("runs_overlap", "error", float(len(overlapping)), 0, ", ".join(overlapping[:3]))
 
 
@@ -226,11 +169,7 @@ def _keys(lake: Database, name: str, window: dict) -> Iterator[list[tuple[str, d
 
 def lake_consistency(ctx: Context) -> Result:
     """Every lake document of the latest load's window is in the warehouse or in dead_letters."""
-    run = ctx.conn.execute(
-        "SELECT run_id, watermark_from, watermark_to FROM etl_runs"
-        " WHERE job = %s AND status = 'success' AND rows_read > 0 ORDER BY finished_at DESC LIMIT 1",
-        [JOB],
-    ).fetchone()
+    run = ctx.conn.execute(load("checks/lake_consistency_latest_load"), {"job": JOB}).fetchone()
     if run is None:
         return Result("lake_consistency", "error", True, None, 0, "no load has read anything yet")
     run_id, lo, hi = run
@@ -239,17 +178,12 @@ def lake_consistency(ctx: Context) -> Result:
         window["$gte"] = ObjectId.from_datetime(lo)
     missing, parts = 0, []
     for name, (table, key) in LANDS_IN.items():
+        absent_from_table = load("checks/lake_consistency").format(table=sql.Identifier(table), key=sql.Identifier(key))
         valid = absent = 0
         for batch in _keys(ctx.lake, name, window):
             valid += len(batch)
-            absent += int(
-                _scalar(
-                    ctx.conn,
-                    f"SELECT count(*) FROM unnest(%s::text[], %s::timestamptz[]) AS k(id, at)"
-                    f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = k.id AND t.observed_at = k.at)",
-                    [[k for k, _ in batch], [at for _, at in batch]],
-                )
-            )
+            keys = {"ids": [k for k, _ in batch], "observed": [at for _, at in batch]}
+            absent += int(_scalar(ctx.conn, absent_from_table, keys))
         missing += absent
         if absent:
             parts.append(f"{name}: {absent} of {valid} valid documents missing from {table}")
@@ -287,12 +221,22 @@ def run_checks(conn: psycopg.Connection, lake: Database, thresholds: QualitySett
 
 
 def store(conn: psycopg.Connection, results: list[Result]) -> None:
-    latest_run = _scalar(conn, "SELECT run_id FROM etl_runs ORDER BY started_at DESC NULLS LAST LIMIT 1")
+    latest_run = _scalar(conn, load("etl_runs_latest"))
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO quality_checks (run_id, check_name, severity, status, observed, threshold, detail)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(latest_run, r.check, r.severity, r.status, r.observed, r.threshold, r.detail) for r in results],
+            load("quality_checks_store"),
+            [
+                {
+                    "run_id": latest_run,
+                    "check": r.check,
+                    "severity": r.severity,
+                    "status": r.status,
+                    "observed": r.observed,
+                    "threshold": r.threshold,
+                    "detail": r.detail,
+                }
+                for r in results
+            ],
         )
 
 

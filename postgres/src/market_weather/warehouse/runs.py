@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from market_weather.warehouse.queries import load
+from market_weather.warehouse.staging import drop_staging
 
 JOB = "lake_to_warehouse"
 # One job run at a time: a second one waits its turn, up to LOCK_WAIT, then fails naming the holder.
@@ -119,9 +120,6 @@ def close_abandoned(conn: psycopg.Connection) -> list[str]:
     each `running` row started before the lock was taken belongs to a run that was killed or lost its
     database connection. The holder's own row, started after, is never touched.
     """
-    # merge imports this module.
-    from market_weather.warehouse import merge
-
     locked_at = _locked_at(conn)
     if locked_at is None:
         raise RuntimeError("closing abandoned runs needs the job's lock: take it with wait_for_lock first")
@@ -133,7 +131,7 @@ def close_abandoned(conn: psycopg.Connection) -> list[str]:
             ).fetchall()
         ]
         for run_id in closed:
-            merge.drop_staging(conn, run_id)
+            drop_staging(conn, run_id)
     for run_id in closed:
         log.warning("closed run %s, %s; its staging tables are dropped", run_id, ABANDONED)
     return closed
