@@ -10,12 +10,17 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import requests
-from psycopg import errors
+from psycopg import errors, sql
 from pymongo import MongoClient
 
 from market_weather.contract import DEAD_LETTERS, RAW_COLLECTIONS
 from market_weather.dashboard.data import FIRST_COUNT_WAIT_SECONDS, Lake
+from market_weather.lake import LakeWriter
+from market_weather.producer import records
 from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
+from market_weather.stack.postgres_cluster import PG_SUPERUSER
+from market_weather.warehouse.migrate import migrate
+from tests.conftest import load_fixture
 from tests.integration.conftest import BAD_PRICE, start_dashboard
 
 
@@ -147,6 +152,77 @@ def test_before_the_first_count_is_done_the_lake_figures_are_left_out_not_waited
     assert lake._counting is not None
     lake._counting.join()
     assert lake.counts()["collections"][-1] == {"collection": DEAD_LETTERS, "documents": 0}
+
+
+# ------------------------------------------------------------------------------ before the first load
+@pytest.fixture
+def before_first_load(stack, filled):
+    """A dashboard over a warehouse of its own that no load has reached yet (as the migrations leave it),
+    and a lake of its own holding one CoinCap fetch and no weather, with OpenWeather fetched hourly rather
+    than every 10 minutes. Its URL, and the settings of that warehouse and lake."""
+    name = "before_first_load"
+    admin = {"host": str(stack.pg_run), "port": filled.POSTGRES_PORT, "user": PG_SUPERUSER, "dbname": "postgres"}
+    with psycopg.connect(**admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(filled.POSTGRES_USER))
+        )
+    settings = filled.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
+    migrate(settings)
+    with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+        client.drop_database(name)
+        envelope = records.Envelope("coincap", "/assets", datetime.now(UTC), "before-first-load")
+        LakeWriter(client[name]).write(records.coincap_assets(load_fixture("coincap_v3_assets.json"), envelope))
+    process, url = start_dashboard(filled, POSTGRES_DB=name, MONGO_DB=name, INGEST_OPENWEATHER_SCHEDULE="0 * * * *")
+    try:
+        yield url, settings
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+            client.drop_database(name)
+        with psycopg.connect(**admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_before_the_first_load_each_source_says_it_waits_and_when_to_expect_it(before_first_load):
+    url, settings = before_first_load
+    assert get(url, "markets/prices").json() == [] and get(url, "weather/locations").json() == []
+    assert get(url, "pipeline/runs").json() == [] and get(url, "pipeline/quality").json() == []
+
+    def waiting() -> dict[str, str | None]:
+        deadline = time.monotonic() + 30
+        while (body := get(url, "pipeline/freshness", range="1h").json())["lake_counted_at"] is None:
+            assert time.monotonic() < deadline, "the lake was not counted"
+            time.sleep(0.5)
+        assert all((s["newest_observed_at"] is None) == (s["waiting"] is not None) for s in body["sources"])
+        return {s["source"]: s["waiting"] for s in body["sources"]}
+
+    notes = waiting()
+    assert notes["coincap"] == (
+        "No prices have reached the warehouse yet. 2 documents wait in the lake for the first load: "
+        "each new lake batch starts lake_to_warehouse, which lands a minute or two later."
+    )
+    assert notes["weather"] == (
+        "No weather observations have reached the warehouse yet. The lake holds none yet either. "
+        "ingest_openweather fetches every hour (INGEST_OPENWEATHER_SCHEDULE) and each new lake batch starts "
+        "lake_to_warehouse, so the first weather observations arrive within about 62 minutes while Airflow runs."
+    )
+    assert notes["air"] is not None and notes["air"].startswith("No air quality readings have reached the warehouse")
+
+    with psycopg.connect(**settings.postgres_conninfo, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO etl_runs (run_id, job, status, finished_at, message) "
+            "VALUES ('first', 'lake_to_warehouse', 'failed', now(), 'the Spark master did not answer')"
+        )
+        notes = waiting()
+        assert all("The latest load failed (the Spark master did not answer)" in (n or "") for n in notes.values())
+
+        # The first prices arrive, as a load writes them: the note on them goes on the next refresh, the others stay.
+        conn.execute("INSERT INTO asset_prices (asset_id, observed_at, price_usd) VALUES ('bitcoin', now(), 1)")
+        notes = waiting()
+        assert notes["coincap"] is None and notes["weather"] is not None and notes["air"] is not None
+        assert [p["asset_id"] for p in get(url, "markets/prices").json()] == ["bitcoin"]
 
 
 # ------------------------------------------------------------------------------- bad parameters

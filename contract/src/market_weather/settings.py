@@ -246,8 +246,9 @@ class UiSettings(SettingsGroup):
     PGADMIN_PASSWORD: SecretStr = SecretStr("platform-local")
 
 
-class DashboardSettings(LakeSettings, WarehouseReaderSettings):
-    """The dashboard: where it listens, and how it reads the warehouse (read-only login) and the lake."""
+class DashboardSettings(LakeSettings, WarehouseReaderSettings, ScheduleSettings):
+    """The dashboard: where it listens, how it reads the warehouse (read-only login) and the lake, and the
+    ingest schedules it names while the warehouse waits for its first load."""
 
     DASHBOARD_PORT: int = Field(8083, ge=1, le=65535)
     # 127.0.0.1 in the local mode; 0.0.0.0 inside its container, published on 127.0.0.1 only.

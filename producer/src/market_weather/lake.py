@@ -23,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS, RAW_UNIQUE_KEY
+from market_weather.text import printable
 
 DUPLICATE_KEY = 11000
 WRITE_ORDER_INDEX = "write_order"
@@ -43,13 +44,6 @@ def ensure_lake_indexes(db: Database) -> None:
         # The job reads in write order, by `_id` ranges; SecantusDB plans those on this index, not on `_id_`.
         db[name].create_index([("_id", ASCENDING), (FETCHED_AT, ASCENDING)], name=WRITE_ORDER_INDEX)
     db[DEAD_LETTERS].create_index([(FETCHED_AT, ASCENDING)], name=FETCHED_AT)
-
-
-def printable(text: str, limit: int = 200) -> str:
-    """`text` safe to store and show: unpaired surrogates and control characters escaped, cut at `limit`."""
-    if not text.isprintable():
-        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _at(path: tuple, why: str) -> str:

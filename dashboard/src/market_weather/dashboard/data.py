@@ -3,7 +3,8 @@
 Every warehouse query walks a primary key or an index (`asset_ohlc`'s key for candles, the views for
 the newest values), so it costs what it returns, not what the warehouse holds. Time ranges are counted
 back from the newest row of the series asked for, so a warehouse filled by a backfill of last year
-shows its data as readily as one fed every minute. The lake is only ever read.
+shows its data as readily as one fed every minute. The statements are in `sql/`, one a file, loaded by
+name. The lake is only ever read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pymongo import DESCENDING, MongoClient
@@ -32,8 +34,9 @@ from market_weather.contract import (
     OPENWEATHER_WEATHER,
     RAW_COLLECTIONS,
 )
-from market_weather.lake import printable
-from market_weather.settings import DashboardSettings
+from market_weather.dashboard.queries import load
+from market_weather.settings import DashboardSettings, ScheduleSettings, get_settings
+from market_weather.text import printable
 
 Range = Literal["1h", "6h", "24h", "7d", "30d", "1y", "all"]
 RANGES: dict[str, timedelta | None] = {
@@ -48,13 +51,51 @@ RANGES: dict[str, timedelta | None] = {
 Interval = Literal["1m", "1h", "1d"]
 # A chart shows at most this many points of a series (the newest ones); the answer says when it cut.
 MAX_POINTS = 5000
-# Each source: the warehouse table its newest observations land in, the lake collections it is fetched
-# into, and the freshness check (market_weather.warehouse.quality) whose results make its history.
+# The columns of one location's weather and air quality over time.
+WEATHER_COLUMNS = tuple("temp_c feels_like_c humidity_pct pressure_hpa wind_speed_ms wind_gust_ms clouds_pct".split())
+AIR_COLUMNS = tuple("aqi co no no2 o3 so2 pm2_5 pm10 nh3".split())
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source as the pipeline page shows it, and as a page waiting for its first load names it."""
+
+    table: str  # the warehouse table its newest observations land in
+    collections: tuple[str, ...]  # the lake collections it is fetched into
+    check: str  # the freshness check (market_weather.warehouse.quality) whose results make its history
+    brings: str  # what a page shows of it, in words
+    dag: str  # the DAG that fetches it into the lake
+    schedule: str  # that DAG's schedule setting (ScheduleSettings)
+
+
 SOURCES = {
-    "coincap": ("asset_prices", (COINCAP_ASSETS, COINCAP_HISTORY), "freshness_coincap"),
-    "weather": ("weather_observations", (OPENWEATHER_WEATHER,), "freshness_weather"),
-    "air": ("air_quality", (OPENWEATHER_AIR,), "freshness_air"),
+    "coincap": Source(
+        "asset_prices",
+        (COINCAP_ASSETS, COINCAP_HISTORY),
+        "freshness_coincap",
+        "prices",
+        "ingest_coincap",
+        "INGEST_COINCAP_SCHEDULE",
+    ),
+    "weather": Source(
+        "weather_observations",
+        (OPENWEATHER_WEATHER,),
+        "freshness_weather",
+        "weather observations",
+        "ingest_openweather",
+        "INGEST_OPENWEATHER_SCHEDULE",
+    ),
+    "air": Source(
+        "air_quality",
+        (OPENWEATHER_AIR,),
+        "freshness_air",
+        "air quality readings",
+        "ingest_openweather",
+        "INGEST_OPENWEATHER_SCHEDULE",
+    ),
 }
+# What a load takes after a fetch lands in the lake, at most, as a page waiting for the first one says.
+LOAD_MINUTES = 2
 NEWEST_DEAD_LETTERS = 20
 # A request before the lake's first count (it starts with the dashboard) waits this long for it, then
 # answers without the lake's figures: on a large lake the first count takes a minute.
@@ -74,14 +115,65 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _series_query(table: str, columns: str, where: str, time_column: str, span: timedelta | None, limit: int) -> str:
-    """The newest `limit` rows of one series within `span` of its newest row, oldest first. `where`
-    picks the series by the leading columns of the table's primary key, which the scan walks backwards."""
-    within = f" AND {time_column} > (SELECT max({time_column}) FROM {table} WHERE {where}) - %(span)s" if span else ""
-    return (
-        f"SELECT * FROM (SELECT {time_column}, {columns} FROM {table} WHERE {where}{within} "
-        f"ORDER BY {time_column} DESC LIMIT {int(limit)}) newest ORDER BY {time_column}"
-    )
+# Airflow's shorthands that are plain cron schedules.
+PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *"}
+UNITS = (("day", 24 * 60), ("hour", 60), ("minute", 1))
+
+
+def _step(field: str, whole: int) -> int | None:
+    """The step of a cron field that fires at even steps through all of its `whole`: 1 for `*`, n for `*/n`."""
+    if field == "*":
+        return 1
+    n = int(field[2:]) if field.startswith("*/") and field[2:].isdigit() else 0
+    return n if n and whole % n == 0 else None
+
+
+def cron_minutes(cron: str) -> int | None:
+    """How many minutes apart the runs of a plain cron schedule are (`* * * * *`, `*/10 * * * *`,
+    `0 * * * *`, `0 */6 * * *`, `0 0 * * *` and the like); None for any other."""
+    fields = PRESETS.get(cron, cron).split()
+    if len(fields) != 5 or fields[2:] != ["*", "*", "*"]:
+        return None
+    minute, hour = fields[:2]
+    if hour == "*" and (step := _step(minute, 60)):
+        return step
+    if not minute.isdigit():
+        return None
+    hours = 24 if hour.isdigit() else _step(hour, 24)
+    return None if hours is None else 60 * hours
+
+
+def schedule_in_words(cron: str) -> str:
+    """`every 10 minutes` for `*/10 * * * *`; the schedule itself for one that is not as plain."""
+    minutes = cron_minutes(cron)
+    if minutes is None:
+        return f"on the schedule {cron!r}"
+    unit, size = next((unit, size) for unit, size in UNITS if minutes % size == 0)
+    return f"every {unit}" if minutes == size else f"every {minutes // size} {unit}s"
+
+
+def waiting_note(source: Source, cron: str, lake_documents: int | None, newest_run: dict | None) -> str:
+    """What a page says while the warehouse holds nothing of `source`: that it is empty, and when the first
+    load is expected, from what is known: the documents of the source in the lake (None while the lake is
+    being counted), the newest run of the load, and the schedule of the DAG that fetches the source."""
+    note = f"No {source.brings} have reached the warehouse yet."
+    if newest_run is not None and newest_run["status"] == "failed":
+        why = printable(newest_run["message"] or "no message", 300)
+        note += f" The latest load failed ({why}); the Pipeline page shows its runs."
+    elif newest_run is not None and newest_run["status"] == "running":
+        note += f" A load has been running for {round(newest_run['duration_s'] or 0)} s."
+    trigger = "each new lake batch starts lake_to_warehouse"
+    if lake_documents:
+        documents = "1 document waits" if lake_documents == 1 else f"{lake_documents} documents wait"
+        return f"{note} {documents} in the lake for the first load: {trigger}, which lands a minute or two later."
+    if lake_documents == 0:
+        note += " The lake holds none yet either."
+    minutes = cron_minutes(cron)
+    if minutes is not None:
+        wait = minutes + LOAD_MINUTES
+        expected = f"{wait} minutes" if wait < 120 else f"{round(wait / 60)} hours"
+        trigger += f", so the first {source.brings} arrive within about {expected} while Airflow runs"
+    return f"{note} {source.dag} fetches {schedule_in_words(cron)} ({source.schedule}) and {trigger}."
 
 
 class Warehouse:
@@ -107,32 +199,20 @@ class Warehouse:
         with self.pool.connection() as conn:
             yield conn
 
-    def _rows(self, query: str, params: dict | Sequence | None = None) -> list[dict[str, Any]]:
+    def _rows(self, query: sql.SQL | sql.Composed, params: dict | None = None) -> list[dict[str, Any]]:
         with self._conn() as conn, conn.cursor(row_factory=dict_row) as cursor:
             cursor.execute(query, params)
             return cursor.fetchall()
 
     def ping(self) -> str:
-        (row,) = self._rows("SELECT current_user AS login")
+        (row,) = self._rows(load("login"))
         return row["login"]
 
     # ------------------------------------------------------------------------------- markets
     def latest_prices(self) -> list[dict]:
         """Every asset's newest price, and its change over the 24 hours before that price from the
         warehouse's own history (null until it holds a day), beside the API's 24 h change."""
-        rows = self._rows(
-            """
-            SELECT v.asset_id, v.symbol, v.name, v.observed_at, v.price_usd, v.market_cap_usd,
-                   v.change_percent_24h, day.price_usd AS price_24h_before, day.observed_at AS observed_24h_before
-              FROM latest_asset_prices v
-              LEFT JOIN LATERAL (
-                    SELECT p.price_usd, p.observed_at FROM asset_prices p
-                     WHERE p.asset_id = v.asset_id AND p.observed_at <= v.observed_at - interval '24 hours'
-                     ORDER BY p.observed_at DESC LIMIT 1) day ON true
-              LEFT JOIN assets a USING (asset_id)
-             ORDER BY a.rank NULLS LAST, v.asset_id
-            """
-        )
+        rows = self._rows(load("latest_prices"))
         prices = []
         for row in rows:
             price, before = _num(row["price_usd"]), _num(row["price_24h_before"])
@@ -151,17 +231,9 @@ class Warehouse:
         return prices
 
     def candles(self, asset_id: str, interval: Interval, range_: Range) -> dict:
-        span = RANGES[range_]
-        query = _series_query(
-            "asset_ohlc",
-            "open, high, low, close, points",
-            "asset_id = %(id)s AND interval = %(interval)s",
-            "bucket_start",
-            span,
-            MAX_POINTS + 1,
-        )
-        rows = self._rows(query, {"id": asset_id, "interval": interval, "span": span})
-        if not rows and not self._exists("asset_prices", "asset_id", asset_id):
+        params = {"id": asset_id, "interval": interval, "span": RANGES[range_], "limit": MAX_POINTS + 1}
+        rows = self._rows(load("candles"), params)
+        if not rows and not self._rows(load("asset_known"), {"id": asset_id}):
             raise NotFound(f"no asset {asset_id!r} in the warehouse")
         truncated = len(rows) > MAX_POINTS
         rows = rows[-MAX_POINTS:]
@@ -183,66 +255,42 @@ class Warehouse:
             ],
         }
 
-    def _exists(self, table: str, key: str, value: str) -> bool:
-        return bool(self._rows(f"SELECT 1 FROM {table} WHERE {key} = %s LIMIT 1", [value]))
-
     # ------------------------------------------------------------------------------- weather
     def locations(self) -> list[dict]:
         """Every location with its newest weather and air quality."""
-        rows = self._rows(
-            """
-            SELECT l.location_id, l.name, l.country, l.lat, l.lon,
-                   w.observed_at AS weather_at, w.temp_c, w.humidity_pct, w.condition, w.description,
-                   a.observed_at AS air_at, a.aqi
-              FROM locations l
-              LEFT JOIN latest_weather w USING (location_id)
-              LEFT JOIN LATERAL (
-                    SELECT q.observed_at, q.aqi FROM air_quality q WHERE q.location_id = l.location_id
-                     ORDER BY q.observed_at DESC LIMIT 1) a ON true
-             ORDER BY l.name, l.location_id
-            """
-        )
+        rows = self._rows(load("locations"))
         for row in rows:
             row["weather_at"], row["air_at"] = _iso(row["weather_at"]), _iso(row["air_at"])
         return rows
 
-    def _location_series(self, table: str, columns: str, location_id: str, range_: Range) -> list[dict]:
-        span = RANGES[range_]
-        query = _series_query(table, columns, "location_id = %(id)s", "observed_at", span, MAX_POINTS)
-        rows = self._rows(query, {"id": location_id, "span": span})
-        if not rows and not self._exists("locations", "location_id", location_id):
+    def _location_series(self, table: str, columns: Sequence[str], location_id: str, range_: Range) -> list[dict]:
+        query = load("location_series").format(
+            table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        rows = self._rows(query, {"id": location_id, "span": RANGES[range_], "limit": MAX_POINTS})
+        if not rows and not self._rows(load("location_known"), {"id": location_id}):
             raise NotFound(f"no location {location_id!r} in the warehouse")
         for row in rows:
             row["t"] = _iso(row.pop("observed_at"))
         return rows
 
     def weather(self, location_id: str, range_: Range) -> dict:
-        columns = "temp_c, feels_like_c, humidity_pct, pressure_hpa, wind_speed_ms, wind_gust_ms, clouds_pct"
         return {
             "location_id": location_id,
             "range": range_,
-            "observations": self._location_series("weather_observations", columns, location_id, range_),
+            "observations": self._location_series("weather_observations", WEATHER_COLUMNS, location_id, range_),
         }
 
     def air(self, location_id: str, range_: Range) -> dict:
-        columns = "aqi, co, no, no2, o3, so2, pm2_5, pm10, nh3"
         return {
             "location_id": location_id,
             "range": range_,
-            "observations": self._location_series("air_quality", columns, location_id, range_),
+            "observations": self._location_series("air_quality", AIR_COLUMNS, location_id, range_),
         }
 
     # ------------------------------------------------------------------------------ pipeline
     def runs(self, limit: int) -> list[dict]:
-        rows = self._rows(
-            """
-            SELECT run_id, job, status, started_at, finished_at,
-                   extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 AS duration_s,
-                   watermark_from, watermark_to, rows_read, rows_written, rows_rejected, message
-              FROM etl_runs ORDER BY started_at DESC, run_id DESC LIMIT %s
-            """,
-            [limit],
-        )
+        rows = self._rows(load("runs"), {"limit": limit})
         for row in rows:
             for name in ("started_at", "finished_at", "watermark_from", "watermark_to"):
                 row[name] = _iso(row[name])
@@ -250,36 +298,23 @@ class Warehouse:
 
     def newest_observations(self) -> dict[str, Any]:
         """Each source's newest observation in the warehouse, from the views' per-key newest rows."""
-        (row,) = self._rows(
-            """
-            SELECT (SELECT max(observed_at) FROM latest_asset_prices) AS coincap,
-                   (SELECT max(observed_at) FROM latest_weather) AS weather,
-                   (SELECT max((SELECT max(q.observed_at) FROM air_quality q WHERE q.location_id = l.location_id))
-                      FROM locations l) AS air,
-                   now() AS now
-            """
-        )
+        (row,) = self._rows(load("newest_observations"))
         return row
 
     def freshness_history(self, span: timedelta | None) -> list[dict]:
         """The freshness checks' results in the span back from now (they run after every load), the
         newest MAX_POINTS of each check, through the checks' (check_name, checked_at) index."""
-        since = "" if span is None else " AND checked_at > now() - %(span)s"
         history = []
-        for _, _, check in SOURCES.values():
-            rows = self._rows(
-                f"SELECT * FROM (SELECT checked_at, observed FROM quality_checks WHERE check_name = %(check)s{since} "
-                f"ORDER BY checked_at DESC LIMIT {MAX_POINTS}) newest ORDER BY checked_at",
-                {"check": check, "span": span},
-            )
-            history += [{"check": check, "t": _iso(r["checked_at"]), "lag_minutes": _num(r["observed"])} for r in rows]
+        for source in SOURCES.values():
+            params = {"check": source.check, "span": span, "limit": MAX_POINTS}
+            rows = self._rows(load("freshness_history"), params)
+            history += [
+                {"check": source.check, "t": _iso(r["checked_at"]), "lag_minutes": _num(r["observed"])} for r in rows
+            ]
         return history
 
     def quality(self) -> list[dict]:
-        rows = self._rows(
-            "SELECT check_name, status, severity, observed, threshold, detail, run_id, checked_at "
-            "FROM quality_latest ORDER BY (status = 'pass'), check_name"
-        )
+        rows = self._rows(load("quality"))
         for row in rows:
             row["observed"], row["threshold"] = _num(row["observed"]), _num(row["threshold"])
             row["checked_at"] = _iso(row["checked_at"])
@@ -424,24 +459,34 @@ class Lake:
 
 def freshness(warehouse: Warehouse, lake: Lake, span: timedelta | None) -> dict:
     """Per source: how old its newest observation in the warehouse is now, and its newest fetch in the
-    lake as of the lake's latest snapshot; and the freshness checks' history in the span."""
+    lake as of the lake's latest snapshot, and while the warehouse holds none of it, `waiting`: what a page
+    says of it, with when the first load is expected; and the freshness checks' history in the span."""
     newest = warehouse.newest_observations()
     now, lake_snapshot = newest["now"], lake.snapshot()
     newest_fetch = {} if lake_snapshot is None else lake_snapshot.newest_fetch
+    # Only while some source has not reached the warehouse: the newest run says whether a load is under way.
+    runs = warehouse.runs(1) if any(newest[name] is None for name in SOURCES) else []
+    newest_run = runs[0] if runs else None
+    schedules = get_settings(ScheduleSettings)
     sources = []
-    for source, (table, collections, check) in SOURCES.items():
-        fetched = [t for t in (newest_fetch.get(c) for c in collections) if t is not None]
+    for name, source in SOURCES.items():
+        fetched = [t for t in (newest_fetch.get(c) for c in source.collections) if t is not None]
         lake_newest = max(fetched) if fetched else None
-        observed = newest[source]
+        observed = newest[name]
+        waiting = None
+        if observed is None:
+            documents = None if lake_snapshot is None else sum(lake_snapshot.documents[c] for c in source.collections)
+            waiting = waiting_note(source, getattr(schedules, source.schedule), documents, newest_run)
         sources.append(
             {
-                "source": source,
-                "table": table,
-                "check": check,
+                "source": name,
+                "table": source.table,
+                "check": source.check,
                 "newest_observed_at": _iso(observed),
                 "lag_seconds": None if observed is None else (now - observed).total_seconds(),
                 "lake_newest_fetched_at": _iso(lake_newest),
                 "lake_lag_seconds": None if lake_newest is None else (now - lake_newest).total_seconds(),
+                "waiting": waiting,
             }
         )
     return {

@@ -24,8 +24,9 @@ from market_weather.contract import (
     OPENWEATHER_WEATHER,
     SCHEMA_VERSION,
 )
-from market_weather.lake import Batch, printable, storable, unstorable
+from market_weather.lake import Batch, storable, unstorable
 from market_weather.producer.casts import fits_int, fits_money
+from market_weather.text import printable
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The last instant a Python datetime (and so a lake document) can hold: 9999-12-31T23:59:59.999.

@@ -69,6 +69,15 @@ const Dash = (() => {
     }
   }
 
+  // Before the first load of a source reaches the warehouse its charts are empty: the page's note says so
+  // and when the first load is expected (the freshness answer's `waiting`); it is hidden once data arrives.
+  function waiting(fresh, sources) {
+    const note = document.getElementById("waiting");
+    const said = fresh ? fresh.sources.filter((s) => sources.includes(s.source) && s.waiting).map((s) => s.waiting) : [];
+    note.replaceChildren(...said.map((text) => Object.assign(document.createElement("p"), { textContent: text })));
+    note.hidden = !said.length;
+  }
+
   function badge(text) {
     const span = document.createElement("span");
     span.className = `badge ${text}`;
@@ -151,5 +160,5 @@ const Dash = (() => {
   function axisBack(range) {
     return RANGE_MS[range] ? { ...axisTime, min: Date.now() - RANGE_MS[range], max: Date.now() } : axisTime;
   }
-  return { api, chart, plot, rows, badge, options, state, choose, remember, every, money, num, big, pct, time, ago, line, axisTime, axisSpan, axisBack, tooltip };
+  return { api, chart, plot, rows, waiting, badge, options, state, choose, remember, every, money, num, big, pct, time, ago, line, axisTime, axisSpan, axisBack, tooltip };
 })();

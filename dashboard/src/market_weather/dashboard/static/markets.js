@@ -7,6 +7,7 @@
 
   async function refresh() {
     const prices = await Dash.api("markets/prices");
+    Dash.waiting(prices.length ? null : await Dash.api("pipeline/freshness", { range: "1h" }), ["coincap"]);
     asset = Dash.options("asset", prices.map((p) => [p.asset_id, `${p.symbol || p.asset_id} · ${p.name || ""}`]), asset);
     Dash.rows("prices", prices, (p) => [
       p.symbol || p.asset_id,

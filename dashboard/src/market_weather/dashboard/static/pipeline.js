@@ -23,6 +23,7 @@
       Dash.api("pipeline/dead-letters", { range }),
     ]);
 
+    Dash.waiting(fresh, ["coincap", "weather", "air"]);
     Dash.rows("freshness", fresh.sources, (s) => [s.source, s.table, [Dash.ago(s.lag_seconds), "num"], [Dash.ago(s.lake_lag_seconds), "num"], Dash.time(s.newest_observed_at)], { key: (s) => s.source });
     const checks = [...new Set(fresh.history.map((h) => h.check))];
     Dash.plot("freshness-history", {

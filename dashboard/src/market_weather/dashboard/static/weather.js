@@ -10,6 +10,8 @@
 
   async function refresh() {
     const places = await Dash.api("weather/locations");
+    const observed = places.length && places.every((p) => p.weather_at && p.air_at);
+    Dash.waiting(observed ? null : await Dash.api("pipeline/freshness", { range: "1h" }), ["weather", "air"]);
     place = Dash.options("location", places.map((p) => [p.location_id, p.name]), place);
     Dash.rows("locations", places, (p) => [
       p.name, p.country || "–", [Dash.num(p.temp_c, 1), "num"], [Dash.num(p.humidity_pct, 0), "num"],
