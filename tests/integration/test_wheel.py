@@ -29,6 +29,8 @@ print(json.dumps({
     "log4j2": str(LOG4J2_CONFIG) if LOG4J2_CONFIG.is_file() else None,
     "migrations": sorted(p.name for p in MIGRATIONS.glob("*.sql")),
     "statements": sorted(p.name for p in (root / "warehouse" / "sql").iterdir() if p.name.endswith(".sql")),
+    "checks": sorted(p.name for p in (root / "warehouse" / "sql" / "checks").iterdir()),
+    "dashboard_sql": sorted(p.name for p in (root / "dashboard" / "sql").iterdir()),
     "static": sorted(p.name for p in (root / "dashboard" / "static").iterdir()),
     "templates": sorted(p.name for p in (root / "dashboard" / "templates").iterdir()),
     "npm": sorted(p.name for p in (root / "dashboard" / "assets").iterdir()),
@@ -78,7 +80,9 @@ def test_the_wheel_holds_every_components_files(installed, tmp_path):
     checkout = PROJECT_ROOT / "postgres" / "src" / "market_weather" / "warehouse"
     assert found["migrations"] == sorted(p.name for p in (checkout / "migrations").glob("*.sql"))
     assert found["statements"] == sorted(p.name for p in (checkout / "sql").glob("*.sql"))
+    assert found["checks"] == sorted(p.name for p in (checkout / "sql" / "checks").glob("*.sql"))
     dashboard = PROJECT_ROOT / "dashboard" / "src" / "market_weather" / "dashboard"
+    assert found["dashboard_sql"] == sorted(p.name for p in (dashboard / "sql").glob("*.sql"))
     assert found["static"] == sorted(p.name for p in (dashboard / "static").iterdir())
     assert found["templates"] == sorted(p.name for p in (dashboard / "templates").iterdir())
     assert {"package.json", "package-lock.json"} <= set(found["npm"])
