@@ -8,8 +8,8 @@ checks (`check_warehouse`, as after every load).
 - `source`: `coincap` (price history per asset) or `openweather` (air-pollution history per location,
   data from 2020-11-27);
 - `entities`: asset slugs or location ids; empty means all configured ones;
-- `start`, `end`: ISO times (UTC when no offset is given), end excluded; `interval`: CoinCap history
-  interval.
+- `start`, `end`: ISO times (UTC when no offset is given), end excluded; the form opens on the last
+  complete UTC day (yesterday 00:00 to today 00:00); `interval`: CoinCap history interval.
 
 One chunk is one request window of the API: a day of `m1` points, a year of `h12` points, a week of
 air pollution; a range longer than 1000 windows gets wider chunks.
@@ -33,6 +33,9 @@ from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OP
 from market_weather.orchestration.quality import check_warehouse_task
 from market_weather.times import parse_utc
 
+# Read each time the file is parsed, so the form opens on a recent day.
+DAY_START, DAY_END = backfill.last_complete_day()
+
 
 @dag(
     schedule=None,
@@ -43,8 +46,8 @@ from market_weather.times import parse_utc
         "source": Param("coincap", enum=["coincap", "openweather"]),
         # May be left empty (null allowed), so the trigger form does not mark it required.
         "entities": Param([], type=["null", "array"], items={"type": "string"}),
-        "start": Param("2026-01-01T00:00:00+00:00", type="string", format="date-time"),
-        "end": Param("2026-01-02T00:00:00+00:00", type="string", format="date-time"),
+        "start": Param(DAY_START, type="string", format="date-time"),
+        "end": Param(DAY_END, type="string", format="date-time"),
         "interval": Param("h1", enum=list(COINCAP_INTERVALS_MS)),
     },
 )

@@ -1,13 +1,15 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright, over a warehouse and a lake
-filled by the demo cycle. Screenshots of every page land in .local/screenshots/."""
+filled by the demo cycle, offline (a request to any other host is aborted). Screenshots of every page
+land in .local/screenshots/."""
 
 from __future__ import annotations
 
 import os
 import time
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from market_weather.settings import PROJECT_ROOT
 from tests.conftest import run_module
@@ -16,6 +18,7 @@ from tests.integration.conftest import demo_env
 CHROMIUM = "/usr/bin/chromium"  # the system's browser (apt's chromium), never one Playwright downloads
 SCREENSHOTS = PROJECT_ROOT / ".local" / "screenshots"
 REFRESH_SECONDS = 10
+ABORTED = "net::ERR_ABORTED"  # a request cut short by leaving its page: no failure (a blocked one is ERR_FAILED)
 CHARTS = {
     "markets": ["candles"],
     "weather": ["temperature", "humidity", "wind", "aqi", "pollutants"],
@@ -39,13 +42,28 @@ def browser():
 
 @pytest.fixture
 def page(browser, dashboard):
-    """A page whose console errors and uncaught exceptions are collected in `page.problems`."""
+    """A page that reaches the dashboard alone: a request to any other host is aborted and kept in
+    `page.elsewhere`. Console errors, uncaught exceptions, failed requests and error answers are collected
+    in `page.problems`."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=dashboard)
+    elsewhere: list[str] = []
+
+    def offline(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == urlsplit(dashboard).netloc:
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", offline)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}") if r.failure != ABORTED else None)
+    page.on("response", lambda r: problems.append(f"{r.url}: {r.status}") if r.status >= 400 else None)
     page.problems = problems
+    page.elsewhere = elsewhere
     yield page
     context.close()
 
@@ -65,6 +83,42 @@ def test_every_page_renders_its_charts_with_data_and_no_console_error(page, name
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"dashboard-{name}.png", full_page=True)
     assert page.problems == []
+
+
+def shows_the_api(page: Page) -> None:
+    """Swagger UI, drawn from the dashboard's own copy, lists every operation of the dashboard's API."""
+    spec = page.request.get("/api/openapi.json").json()
+    operations = [path for path, methods in spec["paths"].items() for _ in methods]
+    listed = page.locator(".swagger-ui .opblock-summary-path")
+    expect(listed).to_have_count(len(operations))
+    assert sorted(listed.evaluate_all("paths => paths.map(p => p.dataset.path)")) == sorted(operations)
+    assert "/api/health" in operations
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text(spec["info"]["title"])
+
+
+def test_every_page_the_navigation_links_to_opens_offline_without_error(page):
+    """Every link of every page's navigation, the API's page included; nothing reaches another host."""
+    page.goto("/")
+    visited: list[str] = []
+    links = [page.url]
+    while links:
+        url = links.pop(0)
+        if url in visited:
+            continue
+        visited.append(url)
+        assert urlsplit(url).netloc == urlsplit(page.url).netloc, f"{url} leaves the dashboard"
+        page.goto(url)
+        if page.locator("body[data-refresh-seconds]").count():  # a page of the dashboard: wait for its data
+            refreshed(page)
+        else:
+            shows_the_api(page)
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SCREENSHOTS / "dashboard-api.png", full_page=True)
+        links += page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
+        assert page.elsewhere == [], f"{url} reached out of the dashboard"
+        assert page.problems == [], url
+    paths = {urlsplit(url).path for url in visited}
+    assert "/api/docs" in paths and len(paths) > 2, visited
 
 
 def test_the_chosen_interval_and_range_redraw_the_candles_and_stay_in_the_address(page):

@@ -1,6 +1,7 @@
-"""The backfill DAG's chunks: one API request window each, UTC unless told otherwise, never too many."""
+"""The backfill DAG's chunks: one API request window each, UTC unless told otherwise, never too many;
+and the range its form opens on."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 
 import pytest
@@ -55,3 +56,28 @@ def test_a_long_range_stays_under_airflows_mapped_task_limit():
 def test_a_bad_range_is_refused(start, end):
     with pytest.raises(ValueError):
         backfill.plan("coincap", start, end, "m1")
+
+
+@pytest.mark.parametrize(
+    "now, start, end",
+    [
+        (datetime(2026, 12, 5, 8, 38, 9, 123456, tzinfo=UTC), "2026-12-04T00:00:00+00:00", "2026-12-05T00:00:00+00:00"),
+        (datetime(2026, 12, 5, 0, 0, tzinfo=UTC), "2026-12-04T00:00:00+00:00", "2026-12-05T00:00:00+00:00"),
+        (datetime(2026, 12, 5, 23, 59, 59, tzinfo=UTC), "2026-12-04T00:00:00+00:00", "2026-12-05T00:00:00+00:00"),
+        # 4 December 23:30 in UTC
+        (
+            datetime(2026, 12, 5, 1, 30, tzinfo=timezone(timedelta(hours=2))),
+            "2026-12-03T00:00:00+00:00",
+            "2026-12-04T00:00:00+00:00",
+        ),
+        (datetime(2026, 1, 1, 12, tzinfo=UTC), "2025-12-31T00:00:00+00:00", "2026-01-01T00:00:00+00:00"),
+    ],
+)
+def test_the_form_opens_on_the_last_complete_utc_day(now, start, end):
+    assert backfill.last_complete_day(now) == (start, end)
+    assert len(backfill.plan("coincap", start, end, "m1")) == 1, "one request covers a day of minutes"
+
+
+def test_the_last_complete_day_is_counted_from_now():
+    start, end = spans([backfill.last_complete_day()])[0]
+    assert end - start == timedelta(days=1) and end <= datetime.now(UTC) < end + timedelta(days=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -97,10 +97,26 @@ def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):
     entities = backfill.params.get_param("entities")
     assert "null" in entities.schema["type"], "the trigger form does not mark it required: empty means all"
     assert entities.resolve(None) is None and entities.resolve(["bitcoin"]) == ["bitcoin"]
+    # The form opens on the last complete UTC day, read when the file was parsed: valid as it stands.
+    resolved = backfill.params.validate()
+    start, end = (datetime.fromisoformat(resolved[name]) for name in ("start", "end"))
+    assert end - start == timedelta(days=1) and end.time() == datetime.min.time() and end.tzinfo == UTC
+    assert end <= datetime.now(UTC) < end + timedelta(days=2), "a recent day (parsed up to a day ago at most)"
     load = backfill.get_task("load_warehouse")
     assert load.upstream_task_ids == {"load_coincap_chunks", "load_openweather_chunks"}
     assert backfill.get_task("load_coincap_chunks").pool == "coincap_api"
     assert backfill.get_task("load_openweather_chunks").pool == "openweather_api"
+
+
+@pytest.mark.parametrize("dag_id", ["lake_to_warehouse", "backfill_history"])
+def test_spark_names_each_load_by_its_dag_and_run(dagbag, dag_id):
+    """In Spark's master UI a backfill's load is told from a scheduled one, and one run from another."""
+    dag = dagbag.dags[dag_id]
+    load = dag.get_task("load_warehouse")
+    run_id = "manual__2026-12-05T08:38:09.123456+00:00"
+    name = load.render_template(load.name, {"dag": dag, "run_id": run_id})
+    assert name == f"lake_to_warehouse / {dag_id} / {run_id}"
+    assert name.isascii(), "spark-submit passes it on its command line"
 
 
 @pytest.mark.parametrize("dag_id", ["lake_to_warehouse", "backfill_history"])

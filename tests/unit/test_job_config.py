@@ -9,6 +9,7 @@ import pytest
 
 from market_weather.job import lake_to_warehouse
 from market_weather.job.lake_reader import connector_uri
+from market_weather.job.spark_conf import application_name
 from market_weather.settings import SettingsError
 from market_weather.warehouse import runs
 
@@ -79,3 +80,23 @@ def test_bad_settings_exit_2_with_a_one_line_message(monkeypatch, capsys):
     monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
     assert lake_to_warehouse.main([]) == 2
     assert capsys.readouterr().err == "error: POSTGRES_PASSWORD: missing\n"
+
+
+def test_a_run_outside_airflow_names_its_spark_application_after_the_run(monkeypatch):
+    """`make load` and `make demo` start their own session, named after the run in Spark's UI (under
+    Airflow, spark-submit names it by the DAG and run: test_dag_policy)."""
+    started: list[dict] = []
+
+    class Session:
+        def stop(self) -> None:
+            started.append({"stopped": True})
+
+    def spark_session(settings, **kw) -> Session:
+        started.append(kw)
+        return Session()
+
+    monkeypatch.setattr(lake_to_warehouse, "spark_session", spark_session)
+    with lake_to_warehouse._spark(None, None, "lake_to_warehouse__20261205T083809Z_ab12cd34"):  # type: ignore[arg-type]
+        pass
+    assert started == [{"title": "lake_to_warehouse / lake_to_warehouse__20261205T083809Z_ab12cd34"}, {"stopped": True}]
+    assert application_name("backfill_history", "manual__1") == "lake_to_warehouse / backfill_history / manual__1"

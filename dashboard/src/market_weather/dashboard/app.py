@@ -1,6 +1,7 @@
 """The dashboard's web app: three pages and the JSON API under `/api/` that they call.
 
-The API is described at `/api/openapi.json` (browsable at `/api/docs`). A malformed query parameter
+The API is described at `/api/openapi.json` (browsable at `/api/docs`, in a Swagger UI the dashboard serves
+itself, like the pages' ECharts: the API's page works offline too). A malformed query parameter
 answers 422 with a `message` naming it, an unknown asset or location 404, and a warehouse or lake that
 does not answer 503; none of them a stack trace.
 """
@@ -8,7 +9,7 @@ does not answer 503; none of them a stack trace.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,8 @@ import pymongo.errors
 from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
@@ -30,6 +32,7 @@ from market_weather.settings import DashboardSettings
 
 HERE = Path(__file__).resolve().parent
 REFRESH_SECONDS = 10
+OPENAPI_URL = "/api/openapi.json"
 PAGES = {"markets": "Markets", "weather": "Weather & air", "pipeline": "Pipeline"}
 log = logging.getLogger("market_weather.dashboard")
 
@@ -54,6 +57,13 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
 
 async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
     return JSONResponse({"message": str(exc)}, status_code=404)
+
+
+def _file(path: Path) -> Callable[[], FileResponse]:
+    def serve() -> FileResponse:
+        return FileResponse(path)
+
+    return serve
 
 
 def create_app(settings: DashboardSettings) -> FastAPI:
@@ -81,8 +91,8 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         title="Market and weather platform dashboard",
         summary="Markets, weather and air quality, and the pipeline's health, read from the warehouse and the lake.",
         version="1",
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # /api/docs below, on the dashboard's own copy of Swagger UI
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -93,6 +103,8 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.add_exception_handler(pymongo.errors.PyMongoError, _unavailable("lake"))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount("/vendor/echarts", StaticFiles(directory=assets.ECHARTS.parent), name="echarts")
+    for file in assets.SWAGGER_UI_FILES:  # of Swagger UI's package, only what the API's page loads
+        app.add_api_route(f"/vendor/swagger-ui/{file}", _file(assets.SWAGGER_UI / file), include_in_schema=False)
     templates = Jinja2Templates(directory=HERE / "templates")
 
     # ------------------------------------------------------------------------------------ pages
@@ -110,6 +122,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     for name in PAGES:
         app.add_api_route(f"/{name}", page(name), include_in_schema=False, name=f"page_{name}")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="API · market and weather platform",
+            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            # No validator badge: Swagger UI would fetch it from a validator elsewhere.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     # -------------------------------------------------------------------------------------- api
     @app.get("/api/health", tags=["service"])

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from market_weather.job.spark_conf import APP_NAME, JOB_FILE, SPARK_CONF, job_jars
+from market_weather.job.spark_conf import APP_NAME, JOB_FILE, SPARK_CONF, application_name, job_jars
 from market_weather.orchestration.connections import SPARK_CONN_ID
 from market_weather.settings import SparkSettings, get_settings
 
@@ -78,6 +78,7 @@ def spark_submit_kwargs() -> dict:
     """The SparkSubmitOperator's arguments; the Spark settings alone, so DAG files parse without the warehouse's.
 
     Every task that loads the warehouse takes the one slot of WAREHOUSE_POOL, and logs why at ERROR when it fails.
+    Spark's master UI names each load by its DAG and run (`lake_to_warehouse / backfill_history / <run_id>`).
     """
     settings = get_settings(SparkSettings)
     conf = dict(SPARK_CONF)
@@ -89,7 +90,7 @@ def spark_submit_kwargs() -> dict:
         "application": str(JOB_FILE),
         "application_args": ["--run-id", "{{ run_id }}"],
         "jars": ",".join(job_jars(settings.SPARK_JARS_DIR)),
-        "name": APP_NAME,
+        "name": application_name("{{ dag.dag_id }}", "{{ run_id }}"),
         "conf": conf,
         "verbose": False,
         "pool": WAREHOUSE_POOL,

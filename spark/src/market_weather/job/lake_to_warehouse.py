@@ -30,6 +30,7 @@ from market_weather.contract import new_run_id
 from market_weather.job import lake_reader, loader, transforms
 from market_weather.job.plan import Plan, cutoff, decide, late_window
 from market_weather.job.session import spark_session
+from market_weather.job.spark_conf import application_name
 from market_weather.settings import Settings, SettingsError, get_settings
 from market_weather.times import utc_now
 from market_weather.warehouse import runs
@@ -87,12 +88,12 @@ def plan(conn: psycopg.Connection, lake: Database, late: timedelta, clock: datet
 
 
 @contextmanager
-def _spark(given: SparkSession | None, settings: Settings) -> Iterator[SparkSession]:
-    """The session given, or the job's own for the block."""
+def _spark(given: SparkSession | None, settings: Settings, run_id: str) -> Iterator[SparkSession]:
+    """The session given, or the job's own for the block, named after the run in Spark's UI."""
     if given is not None:
         yield given
         return
-    own = spark_session(settings)
+    own = spark_session(settings, title=application_name(run_id))
     try:
         yield own
     finally:
@@ -128,7 +129,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         # Inside: a Spark that fails to start is a failed run too.
         with runs.failure_recorded(conn, run_id):
             with phase("spark_start"):
-                session = stack.enter_context(_spark(spark, settings))
+                session = stack.enter_context(_spark(spark, settings, run_id))
             with phase("read"):
                 raw = stack.enter_context(lake_reader.read_window(session, settings, lo, hi))
                 rows_read = sum(df.count() for df in raw.values())

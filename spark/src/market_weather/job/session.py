@@ -36,15 +36,19 @@ def _standard_error_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def spark_session(settings: SparkSettings, app_name: str = APP_NAME, **conf: str) -> SparkSession:
-    """A session with the job's settings; a JVM started here logs to `spark_log_path`, not the terminal."""
-    builder = SparkSession.builder.appName(app_name)
+def spark_session(
+    settings: SparkSettings, app_name: str = APP_NAME, *, title: str | None = None, **conf: str
+) -> SparkSession:
+    """A session with the job's settings, named `title` (else `app_name`) in Spark's UIs; a JVM started
+    here logs to `spark_log_path`, not the terminal."""
+    builder = SparkSession.builder
     for key, value in {**SPARK_CONF, **conf}.items():
         builder = builder.config(key, value)
     if "PYSPARK_GATEWAY_PORT" in os.environ:
-        # Under spark-submit (the scheduler's way) master, jars and the log come from the submission.
+        # Under spark-submit (the scheduler's way) master, jars, the log and the application's name (its
+        # DAG and run) come from the submission.
         return builder.getOrCreate()
-    builder = builder.master(settings.SPARK_MASTER)
+    builder = builder.appName(title or app_name).master(settings.SPARK_MASTER)
     jars = job_jars(settings.SPARK_JARS_DIR)
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))

@@ -26,6 +26,13 @@ SPARK_CONF = {
 }
 
 
+def application_name(*started_by: str) -> str:
+    """How Spark's UIs name one run of the job: the job, then what started it (a DAG and its run, or the
+    run's id), so a backfill's load is told from a scheduled one at a glance. ASCII alone: spark-submit
+    passes the name on its command line, which a JVM under a C locale would read as ASCII."""
+    return " / ".join((APP_NAME, *started_by))
+
+
 def job_jars(jars_dir: Path) -> list[str]:
     """The connector jars the job needs (read from disk, no service)."""
     return [str(p) for p in sorted(Path(jars_dir).glob("*.jar"))]
