@@ -51,10 +51,12 @@ from market_weather.contract import ASSET_PRICES, COINCAP_HISTORY
 from market_weather.job import loader
 from market_weather.job.session import spark_session
 from market_weather.lake import LakeWriter, ensure_lake_indexes
-from market_weather.producer import records, source_to_lake
+from market_weather.producer import commands, records
 from market_weather.producer.simulated import SimulatedCoinCap
 from market_weather.settings import PROJECT_ROOT, Location, Settings, get_settings
-from market_weather.stack.services import PG_SUPERUSER, bench_stack, free_port
+from market_weather.stack.ports import free_port
+from market_weather.stack.postgres_cluster import PG_SUPERUSER
+from market_weather.stack.services import bench_stack
 from market_weather.times import split_range
 from market_weather.warehouse import merge, runs
 from market_weather.warehouse.migrate import migrate
@@ -322,21 +324,14 @@ class Bench:
         return {**os.environ, **settings.as_environment(), "PYSPARK_PYTHON": sys.executable}
 
     def history(self, settings: Settings, points: int, start: datetime = START) -> int:
-        """Simulated m1 history of `points` points spread over the assets, written by the producer."""
+        """Simulated m1 history of `points` points spread over the assets, written by the producer's backfill
+        command (what `python -m market_weather.producer backfill` and the backfill DAG run)."""
         per_asset = points // len(ASSETS)
         end = start + timedelta(minutes=per_asset)
-        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
-            counts = source_to_lake.backfill_coincap(
-                SimulatedCoinCap(1),
-                LakeWriter(client[settings.MONGO_DB]),
-                ASSETS,
-                start,
-                end,
-                "m1",
-                "bench",
-                progress=True,
-            )
-        return counts.inserted
+        result = commands.backfill(
+            "coincap", start, end, "bench", interval="m1", entities=ASSETS, settings=settings, progress=True
+        )
+        return result.inserted
 
     def job(self, settings: Settings) -> tuple[float, float, dict]:
         """One run of the job as the scheduler starts it: wall time, peak RSS (MB) and its run summary."""
@@ -347,7 +342,11 @@ class Bench:
 
     # ----------------------------------------------------------------------------- figures
     def lake_ingest(self) -> None:
-        """Producer write path (validate, envelope, unordered bulk writes) vs raw insert_many."""
+        """Producer write path (validate, envelope, unordered bulk writes) vs raw insert_many.
+
+        The one figure that calls the producer's validation and LakeWriter rather than its commands, on purpose:
+        it times the write path alone against the raw floor, on responses made before the clock starts, so
+        neither side pays for the source. A command would time the simulator's responses too."""
         n = self.scale.ingest_docs
         source = SimulatedCoinCap(2)
         first = int(START.timestamp() * 1000)

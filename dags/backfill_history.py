@@ -64,6 +64,7 @@ def backfill_history():
 
     @task(map_index_template="{{ chunk[0] }}")
     def load_chunk(source: Literal["coincap", "openweather"], chunk: list[str], params=None, run_id=None) -> dict:
+        from market_weather.orchestration.connections import producer_settings
         from market_weather.producer import commands
         from market_weather.producer.errors import UsageError
 
@@ -75,6 +76,7 @@ def backfill_history():
                 run_id,
                 interval=params["interval"],
                 entities=params["entities"] or None,
+                settings=producer_settings(),
             )
         except UsageError as exc:  # an unknown location id: retrying cannot help
             raise AirflowFailException(str(exc)) from None

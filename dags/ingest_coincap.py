@@ -11,6 +11,7 @@ from dataclasses import asdict
 from airflow.sdk import dag, task
 
 from market_weather.orchestration.assets import COINCAP_ASSETS_LAKE
+from market_weather.orchestration.connections import producer_settings
 from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS
 from market_weather.settings import ScheduleSettings, get_settings
 
@@ -26,7 +27,7 @@ def ingest_coincap():
     def fetch_assets_snapshot(run_id=None) -> dict:
         from market_weather.producer import commands
 
-        return asdict(commands.fetch("coincap", run_id))
+        return asdict(commands.fetch("coincap", run_id, producer_settings()))
 
     fetch_assets_snapshot()
 

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from airflow.sdk import dag, task
 
 from market_weather.orchestration.assets import OPENWEATHER_AIR_LAKE, OPENWEATHER_WEATHER_LAKE
+from market_weather.orchestration.connections import producer_settings
 from market_weather.orchestration.defaults import DAG_DEFAULTS, OPENWEATHER_POOL
 from market_weather.settings import ScheduleSettings, get_settings
 
@@ -27,7 +28,7 @@ def ingest_openweather():
     def fetch_weather_and_air(run_id=None) -> dict:
         from market_weather.producer import commands
 
-        return asdict(commands.fetch("openweather", run_id))
+        return asdict(commands.fetch("openweather", run_id, producer_settings()))
 
     fetch_weather_and_air()
 

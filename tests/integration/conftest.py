@@ -25,7 +25,8 @@ from market_weather.contract import DATA_TABLES, WAREHOUSE_TABLES
 from market_weather.lake import LakeWriter, ensure_lake_indexes
 from market_weather.producer import records
 from market_weather.settings import PROJECT_ROOT
-from market_weather.stack.services import LocalStack, free_port, isolated_settings
+from market_weather.stack.ports import free_port, isolated_settings
+from market_weather.stack.services import LocalStack
 from tests.conftest import load_fixture, run_module
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from market_weather.orchestration.connections import airflow_connections
 from market_weather.stack import airflow_local
+from market_weather.stack.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,12 @@ def test_ingest_dags_fill_the_lake_and_emit_asset_events(airflow_env, lake):
     assert lake.coincap_assets.find_one()["run_id"].startswith("manual__")
     events = asset_events(airflow_env)
     assert events["coincap_assets"] >= 1 and events["openweather_weather"] >= 1 and events["openweather_air"] >= 1
+
+
+def test_ingest_tasks_write_to_the_lake_their_connection_names(airflow_env, lake):
+    """`lake_mongo` is how Airflow code reaches the lake: the tasks follow it, not MONGO_URI pointing nowhere."""
+    dags_test({**airflow_env, "MONGO_URI": f"mongodb://127.0.0.1:{free_port()}"}, "ingest_coincap")
+    assert lake.coincap_assets.count_documents({}) == 3
 
 
 def test_warehouse_dag_submits_the_spark_job(airflow_env, writer, pg):

@@ -21,7 +21,10 @@ from pymongo import MongoClient
 
 from market_weather.contract import COINCAP_ASSETS
 from market_weather.stack import spark_cluster
-from market_weather.stack.services import CORE, PG_SUPERUSER, PLATFORM, LocalStack, isolated_settings
+from market_weather.stack.ports import isolated_settings
+from market_weather.stack.postgres_cluster import PG_SUPERUSER
+from market_weather.stack.programs import CORE, PLATFORM
+from market_weather.stack.services import LocalStack
 from tests.conftest import run_module
 from tests.integration.conftest import open_state_dir
 
@@ -173,7 +176,9 @@ def test_data_flows_from_the_schedules_to_the_warehouse(platform):
     # It ran on the cluster: the master lists its worker alive and the load among completed applications.
     cluster = spark_cluster.cluster_state(platform.settings)
     assert [w["state"] for w in cluster["workers"]] == ["ALIVE"]
-    assert "lake_to_warehouse" in {app["name"] for app in cluster["completedapps"]}, cluster["completedapps"]
+    # Each load is named by its DAG and run, so a backfill's load can be told from a minute's.
+    loads = {f"lake_to_warehouse / lake_to_warehouse / {r['dag_run_id']}" for r in runs}
+    assert loads & {app["name"] for app in cluster["completedapps"]}, cluster["completedapps"]
 
     # Its log opens in the UI, read from the shared log folder (no log server runs).
     done = next(r for r in runs if r["state"] == "success")

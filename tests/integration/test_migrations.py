@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from market_weather.contract import ETL_RUNS
 from market_weather.settings import SettingsError
-from market_weather.stack.services import PG_SUPERUSER
+from market_weather.stack.postgres_cluster import PG_SUPERUSER
 from market_weather.warehouse.migrate import MIGRATIONS, ensure_reader_login, migrate
 from tests.conftest import FIXTURES
 

@@ -18,7 +18,7 @@ from bson import json_util
 from werkzeug import Response
 
 from market_weather.settings import PROJECT_ROOT
-from market_weather.stack.services import free_port
+from market_weather.stack.ports import free_port
 from tests.conftest import load_fixture, run_module
 
 PASSWORD = "lake-s3cret"

@@ -7,7 +7,11 @@ import subprocess
 import pytest
 
 from market_weather.settings import PROJECT_ROOT, load_settings
-from market_weather.stack.services import CORE, PG_SUPERUSER, PLATFORM, LocalStack, StackError, free_port
+from market_weather.stack.errors import StackError
+from market_weather.stack.ports import free_port
+from market_weather.stack.postgres_cluster import PG_SUPERUSER
+from market_weather.stack.programs import CORE, PLATFORM
+from market_weather.stack.services import LocalStack
 from tests.conftest import run_module
 
 

@@ -18,7 +18,8 @@ import bench.run
 from bench.run import Bench
 from market_weather.settings import Settings, load_settings
 from market_weather.stack import services
-from market_weather.stack.services import LocalStack, isolated_settings
+from market_weather.stack.ports import isolated_settings
+from market_weather.stack.services import LocalStack
 from tests.conftest import run_module
 
 PASSWORD = "stop-test-pw"

@@ -13,7 +13,8 @@ import pytest
 from market_weather.orchestration.connections import SPARK_CONN_ID, airflow_connections
 from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
 from market_weather.stack import airflow_local, mongo_express, spark_cluster
-from market_weather.stack.services import AFTER_API_SERVER, COMPOSE_SERVICES, CORE, PLATFORM, LocalStack
+from market_weather.stack.programs import AFTER_API_SERVER, COMPOSE_SERVICES, CORE, PLATFORM
+from market_weather.stack.services import LocalStack
 from tests.unit.test_compose import ENV, ONE_SHOT, SERVICES, interpolate
 
 AIRFLOW_ENV = {name: interpolate(str(value)) for name, value in SERVICES["airflow-scheduler"]["environment"].items()}

@@ -6,8 +6,10 @@ import sys
 
 import typer
 
+from market_weather.producer.errors import LakeUnreachable
 from market_weather.settings import SettingsError, get_settings
-from market_weather.stack.services import LocalStack, StackError, bench_stack
+from market_weather.stack.errors import StackError
+from market_weather.stack.services import LocalStack, bench_stack
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -99,7 +101,7 @@ def demo() -> None:
 def main() -> None:
     try:
         app()
-    except (SettingsError, StackError) as exc:
+    except (SettingsError, StackError, LakeUnreachable) as exc:  # the demo's producer steps name the lake
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 

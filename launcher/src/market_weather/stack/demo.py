@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import typer
 from psycopg import sql
-from pymongo import MongoClient
 
 from market_weather.contract import WAREHOUSE_TABLES, new_run_id
 from market_weather.job import lake_to_warehouse
 from market_weather.job.session import spark_log_path
-from market_weather.lake import LakeWriter
-from market_weather.producer import source_to_lake
+from market_weather.producer import commands
 from market_weather.settings import Settings
 from market_weather.warehouse import quality
 
@@ -23,27 +21,20 @@ HISTORY_HOURS = 2
 def run_cycle(settings: Settings) -> None:
     run_id = new_run_id("demo")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    with (
-        source_to_lake.coincap_source(settings) as coincap,
-        source_to_lake.openweather_source(settings) as openweather,
-        MongoClient(settings.MONGO_URI, document_class=dict) as client,
-    ):
-        writer = LakeWriter(client[settings.MONGO_DB])
-        steps = {
-            "coincap /assets": lambda: source_to_lake.fetch_coincap(coincap, writer, settings.COINCAP_ASSETS, run_id),
-            f"coincap /history (last {HISTORY_HOURS} h, m1)": lambda: source_to_lake.backfill_coincap(
-                coincap, writer, settings.COINCAP_ASSETS, now - timedelta(hours=HISTORY_HOURS), now, "m1", run_id
-            ),
-            "openweather weather + air": lambda: source_to_lake.fetch_openweather(
-                openweather, writer, settings.OPENWEATHER_LOCATIONS, run_id
-            ),
-        }
-        typer.echo(f"lake ({settings.MONGO_DB}), run {run_id}:")
-        for label, step in steps.items():
-            c = step()
-            typer.echo(
-                f"  {label:<34} inserted {c.inserted:>6}  duplicates {c.duplicates:>6}  dead-lettered {c.dead_lettered}"
-            )
+    # The producer's own commands, which `python -m market_weather.producer` and the ingest DAGs run.
+    steps = {
+        "coincap /assets": lambda: commands.fetch("coincap", run_id, settings),
+        f"coincap /history (last {HISTORY_HOURS} h, m1)": lambda: commands.backfill(
+            "coincap", now - timedelta(hours=HISTORY_HOURS), now, run_id, interval="m1", settings=settings
+        ),
+        "openweather weather + air": lambda: commands.fetch("openweather", run_id, settings),
+    }
+    typer.echo(f"lake ({settings.MONGO_DB}), run {run_id}:")
+    for label, step in steps.items():
+        c = step()
+        typer.echo(
+            f"  {label:<34} inserted {c.inserted:>6}  duplicates {c.duplicates:>6}  dead-lettered {c.dead_lettered}"
+        )
 
     typer.echo("spark job lake_to_warehouse ...")
     summary = lake_to_warehouse.run(settings=settings)

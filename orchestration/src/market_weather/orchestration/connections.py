@@ -3,7 +3,8 @@
 `spark_default` is what the warehouse load is submitted through. `lake_mongo` and
 `warehouse_postgres` are how Airflow code reaches the lake and the warehouse (the MongoDB and
 PostgreSQL providers' hooks, the common SQL provider's check operators) rather than reading the
-settings itself. The local stack exports them as `AIRFLOW_CONN_*` variables.
+settings itself; the ingest tasks hand the producer the lake `lake_mongo` names (`producer_settings`).
+The local stack exports them as `AIRFLOW_CONN_*` variables.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from market_weather.settings import LakeSettings, Settings, WarehouseSettings
+from market_weather.settings import LakeSettings, ProducerSettings, Settings, WarehouseSettings, get_settings
 
 SPARK_CONN_ID = "spark_default"
 LAKE_CONN_ID = "lake_mongo"
@@ -29,6 +30,26 @@ def lake_connection(lake: LakeSettings) -> str:
     if parts.scheme == "mongodb+srv":
         options.append(("srv", "true"))  # the provider's hook rebuilds mongodb+srv:// from this
     return urlunsplit(("mongo", parts.netloc, "/" + quote(lake.MONGO_DB, safe=""), urlencode(options), ""))
+
+
+def producer_settings() -> ProducerSettings:
+    """The producer's settings, its lake the one `lake_mongo` names as the MongoDB provider's hook reads it (from
+    an `AIRFLOW_CONN_*` variable, a secrets backend or Airflow's database): the ingest tasks write where the
+    warehouse checks read, and a connection changed in Airflow changes both. For a task, not a DAG file's parse."""
+    from airflow.providers.mongo.hooks.mongo import MongoHook
+    from airflow.sdk.exceptions import AirflowFailException
+
+    hook = MongoHook(mongo_conn_id=LAKE_CONN_ID)
+    database = hook.connection.schema
+    if not database:
+        raise AirflowFailException(f"the {LAKE_CONN_ID} connection names no database")
+    # The client options the hook would pass to MongoClient, in the URI the producer opens.
+    options = {**hook.extras, **({"tlsAllowInvalidCertificates": True} if hook.allow_insecure else {})}
+    query = urlencode(
+        {name: str(value).lower() if isinstance(value, bool) else value for name, value in options.items()}
+    )
+    uri = f"{hook.uri}?{query}" if query else hook.uri
+    return get_settings(ProducerSettings).model_copy(update={"MONGO_URI": uri, "MONGO_DB": database})
 
 
 def warehouse_connection(warehouse: WarehouseSettings) -> str:
