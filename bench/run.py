@@ -43,7 +43,9 @@ import psutil
 import psycopg
 import psycopg2
 import psycopg2.extras
+import psycopg2.sql
 import requests
+from psycopg import sql
 from pymongo import MongoClient
 from pyspark.sql import types as T
 
@@ -311,8 +313,9 @@ class Bench:
             dbname="postgres",
             autocommit=True,
         ) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}" OWNER "{self.settings.POSTGRES_USER}"')
+            database, owner = sql.Identifier(name), sql.Identifier(self.settings.POSTGRES_USER)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, owner))
         settings = self.settings.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
         migrate(settings)
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
@@ -612,10 +615,10 @@ class Bench:
     def warehouse_load(self, spark) -> None:
         """The job's staging + merge vs raw COPY vs a row-by-row execute_batch insert, same rows."""
         m = self.scale.load_rows
+        columns = sql.SQL(", ").join(map(sql.Identifier, ASSET_PRICES.columns))
         with psycopg.connect(**self.main.postgres_conninfo) as conn:
             rows = conn.execute(
-                f"SELECT {', '.join(ASSET_PRICES.columns)} FROM asset_prices ORDER BY asset_id, observed_at LIMIT %s",
-                [m],
+                sql.SQL("SELECT {} FROM asset_prices ORDER BY asset_id, observed_at LIMIT %s").format(columns), [m]
             ).fetchall()
         m = len(rows)
         settings = self.variant("bench_load")
@@ -642,10 +645,15 @@ class Bench:
             conn.execute("CREATE TABLE bench_copy (LIKE asset_prices INCLUDING ALL)")
             conn.execute("CREATE TABLE bench_peer (LIKE asset_prices INCLUDING ALL)")
             with timed(times, "copy"):
-                with conn.cursor().copy(f"COPY bench_copy ({', '.join(ASSET_PRICES.columns)}) FROM STDIN") as copy_in:
+                with conn.cursor().copy(sql.SQL("COPY bench_copy ({}) FROM STDIN").format(columns)) as copy_in:
                     for row in rows:
                         copy_in.write_row(row)
-        columns = ", ".join(ASSET_PRICES.columns)
+        peer_insert = psycopg2.sql.SQL(
+            "INSERT INTO bench_peer ({}) VALUES ({}) ON CONFLICT (asset_id, observed_at) DO NOTHING"
+        ).format(
+            psycopg2.sql.SQL(", ").join(map(psycopg2.sql.Identifier, ASSET_PRICES.columns)),
+            psycopg2.sql.SQL(", ").join(psycopg2.sql.Placeholder() * len(ASSET_PRICES.columns)),
+        )
         peer = psycopg2.connect(
             host=settings.POSTGRES_HOST,
             port=settings.POSTGRES_PORT,
@@ -654,13 +662,7 @@ class Bench:
             password=settings.POSTGRES_PASSWORD.get_secret_value(),
         )
         with peer, peer.cursor() as cur, timed(times, "peer"):
-            psycopg2.extras.execute_batch(
-                cur,
-                f"INSERT INTO bench_peer ({columns}) VALUES ({', '.join(['%s'] * len(ASSET_PRICES.columns))}) "
-                "ON CONFLICT (asset_id, observed_at) DO NOTHING",
-                rows,
-                page_size=100,
-            )
+            psycopg2.extras.execute_batch(cur, peer_insert, rows, page_size=100)
         peer.close()
         df.unpersist()
         self.results |= {
