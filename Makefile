@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JARS_DIR := .local/jars
 JARS_STAMP := $(JARS_DIR)/.fetched
 
-.PHONY: setup system-run system-test jars run demo start status stop load check lint test unit integration bench clean-data
+.PHONY: setup system-run system-test jars run demo start status stop load check lint test test-python-lake unit integration bench clean-data
 
 # The system packages (Python 3.11, Java, Maven, the PostgreSQL server, Node.js and npm; for the tests also Go and
 # Chromium), installed with apt when missing; where that cannot be done, one line says what and how.
@@ -31,7 +31,11 @@ $(JARS_STAMP): spark/jars/pom.xml | system-run
 	    -DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(JARS_DIR)
 	touch $(JARS_STAMP)
 
+# The lake's Rust server, built once into .local/tools/ (the version is pinned in the launcher's lake_server.py);
+# without Rust's cargo the lake stays on SecantusDB's Python server, and one line says how to get the faster one.
 setup: system-run $(STAMP) $(JARS_STAMP)
+	@$(PY) -m market_weather.stack.lake_server
+
 jars: $(JARS_STAMP)
 
 run: setup
@@ -66,6 +70,15 @@ lint: setup
 
 test: system-test setup
 	$(PY) -m pytest tests
+
+# The lake contract, one load and the dashboard's lake snapshot on SecantusDB's Python server, the fallback lake
+# (make test runs everything on the Rust server that setup builds).
+test-python-lake: system-test setup
+	LAKE_SERVER=python $(PY) -m pytest tests/integration/test_contract.py tests/integration/test_lake.py \
+	    tests/integration/test_stack.py::test_started_services_report_healthy \
+	    tests/integration/test_pipeline.py::test_full_cycle_matches_values_computed_from_the_lake \
+	    tests/integration/test_dashboard.py::test_lake_counts_equal_the_lake \
+	    tests/integration/test_dashboard.py::test_a_page_never_waits_for_the_lake_to_be_counted_again
 
 unit: system-test setup
 	$(PY) -m pytest tests/unit

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from market_weather.settings import PROJECT_ROOT, load_settings
+from market_weather.stack import lake_server
 from market_weather.stack.errors import StackError
 from market_weather.stack.ports import free_port
 from market_weather.stack.postgres_cluster import PG_SUPERUSER
@@ -19,6 +20,10 @@ def test_started_services_report_healthy(stack):
     statuses = {s.name: s for s in stack.status()}
     assert statuses["postgres"].healthy and "PostgreSQL" in statuses["postgres"].detail
     assert statuses["lake"].healthy and "SecantusDB" in statuses["lake"].detail
+    # The status line names the server that runs: the Rust one once setup built it, else the Python one.
+    server = lake_server.chosen(stack.settings)
+    assert statuses["lake"].detail.startswith(server.name)
+    assert stack._programs(["lake"])[0].command[0] == str(server.path)
 
 
 def pids(stack) -> dict[str, int]:

@@ -232,6 +232,15 @@ class SparkSettings(SettingsGroup):
     SPARK_WORKER_MEMORY: str = Field("1g", pattern=r"^[1-9][0-9]*[mg]$")
 
 
+class LakeServerSettings(SettingsGroup):
+    """Which SecantusDB server the local stack runs as the lake: its Rust server (`rust`, built once by setup),
+    its Python server (`python`, the fallback), or `auto`: the Rust one when it is built, else the Python one."""
+
+    LAKE_SERVER: Literal["auto", "rust", "python"] = "auto"
+    # The Rust server's WiredTiger cache, within the stack's memory budget (compose's mongo is given 768m).
+    LAKE_CACHE_MB: int = Field(256, ge=64, le=65536)
+
+
 class UiSettings(SettingsGroup):
     """The user interfaces: Airflow's, Mongo Express's and pgAdmin's ports and logins."""
 
@@ -281,6 +290,7 @@ class Settings(
     DashboardSettings,
     ScheduleSettings,
     SparkSettings,
+    LakeServerSettings,
     UiSettings,
     AirflowSettings,
     QualitySettings,

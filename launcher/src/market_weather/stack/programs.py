@@ -68,11 +68,13 @@ def postgres_program(settings: Settings, data: Path, run_dir: Path, os_user: str
 
 
 def lake_program(settings: Settings, storage: Path) -> Program:
+    """The lake server LAKE_SERVER chooses (lake_server.chosen), which its status line names."""
     host, port = lake_server.address(settings)
+    server = lake_server.chosen(settings)
     return Program(
         "lake",
-        lake_server.command(settings, storage),
-        lambda: lake_server.check(settings),
+        lake_server.command(settings, server, storage),
+        lambda: lake_server.check(settings, server),
         [(host, port, "MONGO_URI")],
     )
 
