@@ -17,6 +17,7 @@ the figures run; the others show "not measured".
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import io
@@ -1024,7 +1025,12 @@ def dashboard_markdown(r: dict) -> list[str]:
     return lines
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    # Its choices are settings (BENCH_SCALE, BENCH_ONLY), as `make bench` passes them: no argument starts a run
+    # by mistake, and --help says so.
+    argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args(argv)
     scale = os.environ.get("BENCH_SCALE", "default")
     if scale not in SCALES:
         print(f"error: BENCH_SCALE must be one of {', '.join(SCALES)}", file=sys.stderr)
