@@ -25,6 +25,7 @@ from market_weather.contract import DATA_TABLES, WAREHOUSE_TABLES
 from market_weather.lake import LakeWriter, ensure_lake_indexes
 from market_weather.producer import records
 from market_weather.settings import PROJECT_ROOT
+from market_weather.stack import lake_server
 from market_weather.stack.ports import free_port, isolated_settings
 from market_weather.stack.services import LocalStack
 from tests.conftest import load_fixture, run_module
@@ -168,10 +169,15 @@ def filled(stack, stack_settings):
 
 
 def start_dashboard(settings, **overrides) -> tuple[subprocess.Popen, str]:
+    """The dashboard as the stack runs it: the lake's read-only login on its MONGO_DB (given it there, as the
+    stack gives it on start), the warehouse's read-only login."""
     port = free_port()
+    lake = settings.model_copy(update={"MONGO_DB": overrides.get("MONGO_DB", settings.MONGO_DB)})
+    with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+        lake_server.ensure_user(client[lake.MONGO_DB], lake_server.reader_login(lake, lake))
     env = {
         **os.environ,
-        "MONGO_URI": settings.MONGO_URI,
+        "MONGO_URI": lake_server.reader_uri(lake),
         "MONGO_DB": settings.MONGO_DB,
         "POSTGRES_PORT": str(settings.POSTGRES_PORT),
         "DASHBOARD_PORT": str(port),

@@ -1,5 +1,5 @@
 """The two lake servers open each other's data folder: a lake the Python server wrote opens under the Rust server
-with every document and index (the upgrade in place), and the way back holds too (LAKE_SERVER=python)."""
+with every document, index and login (the upgrade in place), and the way back holds too (LAKE_SERVER=python)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ from market_weather.stack.ports import isolated_settings
 
 
 @contextmanager
-def serving(kind: str, settings: Settings, storage) -> Iterator[MongoClient]:
-    """One lake server over `storage` until the block ends, then stopped as supervisord stops it (SIGTERM)."""
+def serving(kind: str, settings: Settings, storage, provision: bool) -> Iterator[MongoClient]:
+    """One lake server over `storage` with logins required, given them first when `provision`, until the block
+    ends, then stopped as supervisord stops it (SIGTERM). The client holds the pipeline's login."""
     server = lake_server.chosen(settings.model_copy(update={"LAKE_SERVER": kind}))
     assert server.kind == kind
+    if provision:
+        lake_server.provision(settings, server, storage)
     process = subprocess.Popen(
         lake_server.command(settings, server, storage), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -68,9 +71,10 @@ def settings(state_dir):
 
 
 def test_a_lake_the_python_server_wrote_opens_under_the_rust_server_and_back(settings, state_dir):
+    """The logins the Python server was given open the Rust server's lake and back: nothing is given again."""
     storage = state_dir / "lake"
     end = datetime.now(UTC).replace(second=0, microsecond=0)
-    with serving("python", settings, storage) as client:
+    with serving("python", settings, storage, provision=True) as client:
         lake_server.ensure_indexes(settings)
         commands.fetch("coincap", "python-run", settings)
         commands.fetch("openweather", "python-run", settings)
@@ -80,7 +84,7 @@ def test_a_lake_the_python_server_wrote_opens_under_the_rust_server_and_back(set
     assert sum(len(c["documents"]) for c in written.values()) > 60
     assert all(len(written[name]["indexes"]) >= 3 for name in RAW_COLLECTIONS), "_id, the unique key, fetched_at"
 
-    with serving("rust", settings, storage) as client:
+    with serving("rust", settings, storage, provision=False) as client:
         assert contents(client, settings.MONGO_DB) == written, (
             "every document and index, as the Python server left them"
         )
@@ -92,5 +96,5 @@ def test_a_lake_the_python_server_wrote_opens_under_the_rust_server_and_back(set
         grown = contents(client, settings.MONGO_DB)
     assert len(grown["coincap_assets"]["documents"]) > len(written["coincap_assets"]["documents"])
 
-    with serving("python", settings, storage) as client:
+    with serving("python", settings, storage, provision=False) as client:
         assert contents(client, settings.MONGO_DB) == grown, "the way back: the Python server opens the Rust server's"

@@ -5,11 +5,14 @@ import socket
 import subprocess
 
 import pytest
+from pydantic import SecretStr
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 
-from market_weather.settings import PROJECT_ROOT, load_settings
+from market_weather.settings import PROJECT_ROOT, LakeSettings, load_settings
 from market_weather.stack import lake_server
 from market_weather.stack.errors import StackError
-from market_weather.stack.ports import free_port
+from market_weather.stack.ports import free_port, isolated_settings, on_port
 from market_weather.stack.postgres_cluster import PG_SUPERUSER
 from market_weather.stack.programs import CORE, PLATFORM
 from market_weather.stack.services import LocalStack
@@ -46,7 +49,7 @@ def test_a_port_in_use_is_named_with_the_setting_to_change(state_dir):
             LOCAL_STATE_DIR=state_dir,
             POSTGRES_PORT=port,
             POSTGRES_PASSWORD="x",
-            MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
+            MONGO_URI=on_port(load_settings(LakeSettings).MONGO_URI, free_port()),
         )
         with pytest.raises(StackError, match=f"port {port} .* POSTGRES_PORT in .env"):
             LocalStack(settings).start()
@@ -57,7 +60,7 @@ def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
         LOCAL_STATE_DIR=state_dir,
         POSTGRES_PORT=free_port(),
         POSTGRES_PASSWORD="pw2",
-        MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
+        MONGO_URI=on_port(load_settings(LakeSettings).MONGO_URI, free_port()),
     )
     local = LocalStack(settings)
     local.start()
@@ -75,6 +78,49 @@ def test_a_second_stack_starts_stops_and_leaves_nothing_running(state_dir):
     assert {p.name for p in removed} == {"postgres", "lake", "logs"}
     assert not any((state_dir / name).exists() for name in ("postgres", "lake", "logs"))
     assert local.clean() == []
+
+
+def test_passwords_changed_in_the_settings_are_the_lakes_after_a_restart(state_dir):
+    """The lake keeps its data and takes the logins the settings hold at each start: the old passwords no longer
+    open it, and a program without a login still reads nothing."""
+    port = free_port()
+    first = isolated_settings(
+        state_dir, POSTGRES_PASSWORD="pw3", MONGO_URI=f"mongodb://keeper:first-pw@127.0.0.1:{port}/?authSource=admin"
+    )
+    local = LocalStack(first)
+    local.start()
+    try:
+        with MongoClient(first.MONGO_URI, document_class=dict) as client:
+            client[first.MONGO_DB].kept.insert_one({"_id": "kept"})
+    finally:
+        local.stop()
+    second = first.model_copy(
+        update={
+            "MONGO_URI": f"mongodb://keeper:second-pw@127.0.0.1:{port}/?authSource=admin",
+            "LAKE_READER_PASSWORD": SecretStr("reader-second-pw"),
+        }
+    )
+    local = LocalStack(second)
+    local.start()
+    try:
+        with MongoClient(second.MONGO_URI, document_class=dict) as client:
+            assert client[second.MONGO_DB].kept.find_one() == {"_id": "kept"}
+        with MongoClient(lake_server.reader_uri(second), document_class=dict) as reader:
+            assert reader[second.MONGO_DB].kept.count_documents({}) == 1
+        for stale in (first.MONGO_URI, lake_server.reader_uri(first)):
+            with (
+                MongoClient(stale, document_class=dict) as client,
+                pytest.raises(OperationFailure, match="Authentication failed"),
+            ):
+                client[second.MONGO_DB].kept.count_documents({})
+        with (
+            MongoClient("127.0.0.1", port, document_class=dict) as anonymous,
+            pytest.raises(OperationFailure) as refused,
+        ):
+            anonymous[second.MONGO_DB].kept.count_documents({})
+        assert refused.value.code == 13
+    finally:
+        local.stop()
 
 
 def test_cli_status_exits_non_zero_when_nothing_runs(tmp_path):

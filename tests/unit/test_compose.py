@@ -176,9 +176,6 @@ def test_settings_names_are_the_ones_the_settings_module_reads():
         "AIRFLOW_FERNET_KEY",
         "AIRFLOW_JWT_SECRET",
         "MONGO_PORT",
-        # The lake's read-only login: compose's lake has logins, the local one none.
-        "LAKE_READER_USER",
-        "LAKE_READER_PASSWORD",
     }
     assert set(ENV) - fields == compose_only
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pymongo.uri_parser import parse_uri
 
 from market_weather.settings import PROJECT_ROOT, load_settings
 from market_weather.stack import lake_server
@@ -21,7 +22,9 @@ def built(tmp_path, monkeypatch) -> Path:
 
 
 def settings(**overrides):
-    return load_settings(POSTGRES_PASSWORD="x", MONGO_URI="mongodb://127.0.0.1:27999", **overrides)
+    return load_settings(
+        **{"POSTGRES_PASSWORD": "x", "MONGO_URI": "mongodb://root:pw@127.0.0.1:27999/?authSource=admin", **overrides}
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,15 +56,47 @@ def test_an_unknown_lake_server_is_refused_by_name():
         settings(LAKE_SERVER="mongod")
 
 
-def test_the_rust_server_listens_on_loopback_with_its_cache_sized_and_its_log_quiet(built, tmp_path):
+def test_the_rust_server_listens_on_loopback_with_logins_its_cache_sized_and_its_log_quiet(built, tmp_path):
     s = settings(LAKE_CACHE_MB=200)
     argv = lake_server.command(s, lake_server.Server("rust", built), tmp_path / "lake")
     assert argv == [
         str(built), "--host", "127.0.0.1", "--port", "27999", "--storage-path", str(tmp_path / "lake"),
-        "--cache-size", "200M", "--log-level", "WARNING",
+        "--cache-size", "200M", "--log-level", "WARNING", "--auth",
     ]  # fmt: skip
     python = lake_server.command(s, lake_server.Server("python", Path("secantusd-py")), tmp_path / "lake")
-    assert "--cache-size" not in python and python[-2:] == ["--log-level", "WARNING"]
+    assert "--cache-size" not in python and python[-3:] == ["--log-level", "WARNING", "--auth"]
+
+
+def test_only_provisioning_runs_the_server_without_logins_on_a_port_of_its_own(built, tmp_path):
+    argv = lake_server.command(settings(), lake_server.Server("rust", built), tmp_path / "lake", port=40001)
+    assert "--auth" not in argv and argv[argv.index("--port") + 1] == "40001"
+
+
+def test_the_logins_come_from_mongo_uri_and_the_reader_settings():
+    s = settings(
+        MONGO_URI="mongodb://pipe%40line:p%2Fw@127.0.0.1:27999/?authSource=admin",
+        MONGO_DB="raw",
+        LAKE_READER_USER="looker",
+        LAKE_READER_PASSWORD="se:cr@t",
+    )
+    owner, reader = lake_server.logins(s)
+    assert owner == lake_server.Login("pipe@line", "p/w", "admin", (("root", "admin"),))
+    assert reader == lake_server.Login("looker", "se:cr@t", "raw", (("read", "raw"),))
+    uri = parse_uri(lake_server.reader_uri(s))
+    assert (uri["username"], uri["password"], uri["database"]) == ("looker", "se:cr@t", "raw")
+    assert uri["nodelist"] == [("127.0.0.1", 27999)] and uri["options"]["authSource"] == "raw"
+
+
+def test_a_mongo_uri_without_a_login_says_the_local_lake_requires_one():
+    with pytest.raises(StackError, match=r"MONGO_URI names no user and password.*mongodb://USER:PASSWORD@"):
+        lake_server.owner_login(settings(MONGO_URI="mongodb://127.0.0.1:27999"))
+
+
+def test_what_the_user_is_shown_names_the_logins_and_no_password():
+    s = settings(MONGO_URI="mongodb://root:owner-secret@127.0.0.1:27999/?authSource=admin")
+    shown = lake_server.where(s)
+    assert "owner-secret" not in shown and s.LAKE_READER_PASSWORD.get_secret_value() not in shown
+    assert "127.0.0.1:27999" in shown and "user root" in shown and s.LAKE_READER_USER in shown
 
 
 def test_without_cargo_setup_builds_nothing_and_says_how_to_get_the_faster_server(built, monkeypatch, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyspark
 import pytest
+from pymongo.uri_parser import parse_uri
 
 from market_weather.orchestration.connections import SPARK_CONN_ID, airflow_connections
 from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
@@ -145,6 +146,27 @@ def test_mongo_express_is_read_only_in_both_modes(tmp_path):
     _, env = mongo_express.command(load_settings(), tmp_path / "app.js")
     compose = SERVICES["mongo-express"]["environment"]
     assert env["ME_CONFIG_OPTIONS_READONLY"] == compose["ME_CONFIG_OPTIONS_READONLY"] == "true"
+    assert env["ME_CONFIG_MONGODB_ENABLE_ADMIN"] == compose["ME_CONFIG_MONGODB_ENABLE_ADMIN"] == "false"
+
+
+def reader(uri: str) -> tuple:
+    """A URI's login, database and authSource: what it may do, not where the lake answers."""
+    parsed = parse_uri(uri)
+    return parsed["username"], parsed["password"], parsed["database"], parsed["options"].get("authSource")
+
+
+def test_mongo_express_and_the_dashboard_read_the_lake_as_its_read_only_login_in_both_modes(tmp_path, local):
+    """Never the pipeline's login: the lake's reader, on MONGO_DB, in each mode and for each of the two."""
+    _, express = mongo_express.command(load_settings(), tmp_path / "app.js")
+    expected = (ENV["LAKE_READER_USER"], ENV["LAKE_READER_PASSWORD"], ENV["MONGO_DB"], ENV["MONGO_DB"])
+    assert reader(express["ME_CONFIG_MONGODB_URL"]) == expected
+    assert reader(interpolate(SERVICES["mongo-express"]["environment"]["ME_CONFIG_MONGODB_URL"])) == expected
+    assert reader(local["dashboard"].environment["MONGO_URI"]) == expected
+    assert reader(interpolate(SERVICES["dashboard"]["environment"]["MONGO_URI"])) == expected
+    owner = parse_uri(str(ENV["MONGO_URI"]))
+    assert (owner["username"], owner["password"]) == (ENV["MONGO_ROOT_USER"], ENV["MONGO_ROOT_PASSWORD"]), (
+        "the pipeline's login is the same in both modes"
+    )
 
 
 def test_the_dashboard_runs_the_same_module_in_both_modes(local):
@@ -164,8 +186,8 @@ def test_the_dashboard_gets_the_same_settings_names_in_both_modes(local):
 
 
 def test_the_dashboard_settings_agree_where_the_modes_can(local):
-    """What differs is where the stores answer, the lake's login (the local lake has none) and the host the
-    dashboard binds: loopback locally, every interface of its container in compose (published on loopback)."""
+    """What differs is where the stores answer and the host the dashboard binds: loopback locally, every
+    interface of its container in compose (published on loopback)."""
     env = local["dashboard"].environment
     compose = {name: interpolate(str(value)) for name, value in SERVICES["dashboard"]["environment"].items()}
     for name in ("POSTGRES_DB", "MONGO_DB", "DASHBOARD_DB_USER", "DASHBOARD_DB_PASSWORD"):
@@ -176,8 +198,8 @@ def test_the_dashboard_settings_agree_where_the_modes_can(local):
     assert SERVICES["dashboard"]["ports"] == [f"127.0.0.1:${{DASHBOARD_PORT}}:{compose['DASHBOARD_PORT']}"]
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"]) == ("127.0.0.1", ENV["POSTGRES_PORT"])
     assert (compose["POSTGRES_HOST"], compose["POSTGRES_PORT"]) == ("postgres", "5432")
-    assert env["MONGO_URI"] == ENV["MONGO_URI"]
-    assert compose["MONGO_URI"].startswith(f"mongodb://{ENV['LAKE_READER_USER']}:")
+    assert parse_uri(env["MONGO_URI"])["nodelist"] == parse_uri(str(ENV["MONGO_URI"]))["nodelist"]
+    assert parse_uri(compose["MONGO_URI"])["nodelist"] == [("mongo", 27017)]
 
 
 def test_the_dashboard_starts_after_the_warehouse_migrations_in_both_modes(local):

@@ -241,6 +241,14 @@ class LakeServerSettings(SettingsGroup):
     LAKE_CACHE_MB: int = Field(256, ge=64, le=65536)
 
 
+class LakeReaderSettings(SettingsGroup):
+    """The lake's read-only login, in MONGO_DB: what Mongo Express and the dashboard read the lake as, in both
+    modes. The local stack gives the lake this login and MONGO_URI's on start; compose's mongo on a new volume."""
+
+    LAKE_READER_USER: str = Field("lake_reader", min_length=1)
+    LAKE_READER_PASSWORD: SecretStr = SecretStr("lake-reader-local")
+
+
 class UiSettings(SettingsGroup):
     """The user interfaces: Airflow's, Mongo Express's and pgAdmin's ports and logins."""
 
@@ -291,6 +299,7 @@ class Settings(
     ScheduleSettings,
     SparkSettings,
     LakeServerSettings,
+    LakeReaderSettings,
     UiSettings,
     AirflowSettings,
     QualitySettings,

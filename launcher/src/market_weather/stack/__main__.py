@@ -8,6 +8,7 @@ import typer
 
 from market_weather.producer.errors import LakeUnreachable
 from market_weather.settings import SettingsError, get_settings
+from market_weather.stack import lake_server
 from market_weather.stack.errors import StackError
 from market_weather.stack.services import LocalStack, bench_stack
 
@@ -50,7 +51,7 @@ def run() -> None:
         f"  Dashboard      http://127.0.0.1:{s.DASHBOARD_PORT}   markets, weather and air, pipeline health (no login)\n"
         f"  Spark master   http://127.0.0.1:{s.SPARK_MASTER_UI_PORT}   the worker and every load (no login)\n"
         f"  PostgreSQL     127.0.0.1:{s.POSTGRES_PORT} database {s.POSTGRES_DB}, user {s.POSTGRES_USER}\n"
-        f"  lake           {s.MONGO_URI} database {s.MONGO_DB}\n"
+        f"  lake           {lake_server.where(s)}\n"
         "data flows on the DAG schedules (simulated unless API keys are set)."
     )
 

@@ -13,6 +13,7 @@ from market_weather.job import lake_to_warehouse
 from market_weather.job.session import spark_log_path
 from market_weather.producer import commands
 from market_weather.settings import Settings
+from market_weather.stack import lake_server
 from market_weather.warehouse import quality
 
 HISTORY_HOURS = 2
@@ -71,5 +72,5 @@ def print_warehouse(settings: Settings, run_id: str) -> None:
         f"  psql 'host={settings.POSTGRES_HOST} port={settings.POSTGRES_PORT} dbname={settings.POSTGRES_DB} "
         f"user={settings.POSTGRES_USER}' -c 'SELECT * FROM latest_asset_prices'\n"
         f"  (the password is POSTGRES_PASSWORD in .env)\n"
-        f"  lake: {settings.MONGO_URI} database {settings.MONGO_DB}"
+        f"  lake: {lake_server.where(settings)}"
     )

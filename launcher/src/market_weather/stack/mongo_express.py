@@ -9,6 +9,7 @@ from pathlib import Path
 import requests
 
 from market_weather.settings import Settings
+from market_weather.stack import lake_server
 from market_weather.stack.errors import StackError
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "mongo-express"
@@ -35,13 +36,17 @@ def ensure_installed(install_dir: Path) -> Path:
 
 
 def command(settings: Settings, app: Path) -> tuple[list[str], dict[str, str]]:
-    """Admin mode on (every database listed), read-only, basic auth on, bound to loopback."""
+    """The lake as its read-only login (the lake's database only: admin mode would list databases and read the
+    server's status, which that login may not), read-only pages, basic auth on, bound to loopback.
+
+    Mongo Express's read-only option hides its edit buttons, but most of its routes do not check it (the
+    database's drop among them): the login is what keeps the lake unchanged."""
     return ["node", str(app)], {
         "NODE_ENV": "production",
         "PORT": str(settings.MONGO_EXPRESS_PORT),
         "VCAP_APP_HOST": "127.0.0.1",
-        "ME_CONFIG_MONGODB_URL": settings.MONGO_URI,
-        "ME_CONFIG_MONGODB_ENABLE_ADMIN": "true",
+        "ME_CONFIG_MONGODB_URL": lake_server.reader_uri(settings),
+        "ME_CONFIG_MONGODB_ENABLE_ADMIN": "false",
         "ME_CONFIG_OPTIONS_READONLY": "true",  # browse, never edit: the lake is raw data the pipeline owns
         "ME_CONFIG_BASICAUTH": "true",
         "ME_CONFIG_BASICAUTH_USERNAME": settings.MONGO_EXPRESS_USER,

@@ -7,8 +7,9 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from market_weather.settings import Settings, load_settings
+from market_weather.settings import LakeSettings, Settings, load_settings
 from market_weather.stack.errors import StackError
 
 
@@ -39,6 +40,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def on_port(uri: str, port: int) -> str:
+    """A single-host MongoDB URI on 127.0.0.1 and `port`, its login and options kept."""
+    parts = urlsplit(uri)
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    return urlunsplit((parts.scheme, f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}", *parts[2:]))
+
+
 def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
     """Settings of a throw-away stack that runs beside any other (tests, the bench): its own state folder,
     free ports, and simulated sources whatever keys the environment holds."""
@@ -46,7 +54,7 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
         **{
             "LOCAL_STATE_DIR": state_dir,
             "POSTGRES_PORT": free_port(),
-            "MONGO_URI": f"mongodb://127.0.0.1:{free_port()}",
+            "MONGO_URI": on_port(load_settings(LakeSettings).MONGO_URI, free_port()),
             "AIRFLOW_UI_PORT": free_port(),
             "MONGO_EXPRESS_PORT": free_port(),
             "PGADMIN_PORT": free_port(),

@@ -142,10 +142,12 @@ def pgadmin_program(settings: Settings, venv_dir: Path, state_dir: Path) -> Prog
 
 
 def dashboard_program(settings: Settings) -> Program:
-    """The dashboard with its own settings and no others: never the warehouse owner's login."""
+    """The dashboard with its own settings and no others: never the warehouse's or the lake's owner's login
+    (it reads the lake as LAKE_READER_USER, as in compose)."""
     environment = {
         name: value for name, value in settings.as_environment().items() if name in DashboardSettings.model_fields
     }
+    environment["MONGO_URI"] = lake_server.reader_uri(settings)
     return Program(
         "dashboard",
         [sys.executable, "-m", "market_weather.dashboard"],

@@ -117,6 +117,8 @@ class LocalStack:
         for path in (self.state_dir, self.log_dir, self.lake_dir, self.log_dir / "spark"):
             path.mkdir(parents=True, exist_ok=True)
         postgres_cluster.init_cluster(self.state_dir, self.pg_root, self.pg_data, self.pg_run, self.pg_os_user)
+        if "lake" in preflight:  # about to start: its logins as the settings hold them now
+            lake_server.provision(self.settings, lake_server.chosen(self.settings), self.lake_dir)
         if "mongo_express" in wanted:
             mongo_express.ensure_installed(self._mongo_express_dir)
         if "pgadmin" in wanted:
