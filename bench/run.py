@@ -4,9 +4,11 @@ A suite, not tests: nothing passes or fails on time. Every figure is measured si
 run on a bench stack of its own (LOCAL_STATE_DIR/bench, free ports), and reported as a ratio where
 one applies, so it holds on a noisy machine. Writes bench/results/<UTC timestamp>.json and .md.
 
-The figures, in the order they run (FIGURES): lake_ingest, backfill, dashboard (the dashboard's API over
-the backfill's warehouse: p50 and p95 per endpoint, and per page for a whole refresh), warehouse_load,
-memory, incremental_and_idle, freshness.
+The figures, in the order they run (FIGURES): lake_servers (SecantusDB's Python and Rust servers side by side,
+each beside the stack on a folder and port of its own, at the small scale's sizes whatever the scale),
+lake_ingest, backfill, dashboard (the dashboard's API over the backfill's warehouse: p50 and p95 per endpoint,
+and per page for a whole refresh), warehouse_load, memory, incremental_and_idle, freshness. All but
+lake_servers run on the lake server the stack runs (LAKE_SERVER).
 
 BENCH_SCALE=small finishes in about a quarter of an hour on two cores; the default scale is the one the
 README quotes. BENCH_ONLY=backfill,dashboard runs only the figures named (in the order above), so one can
@@ -24,6 +26,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -46,6 +49,7 @@ import psycopg2
 import psycopg2.extras
 import psycopg2.sql
 import requests
+from bson import ObjectId
 from psycopg import sql
 from pymongo import MongoClient
 from pyspark.sql import types as T
@@ -57,7 +61,8 @@ from market_weather.lake import LakeWriter, ensure_lake_indexes
 from market_weather.producer import commands, records
 from market_weather.producer.simulated import SimulatedCoinCap
 from market_weather.settings import PROJECT_ROOT, Location, Settings, get_settings
-from market_weather.stack.ports import free_port
+from market_weather.stack import lake_server
+from market_weather.stack.ports import free_port, on_port
 from market_weather.stack.postgres_cluster import PG_SUPERUSER
 from market_weather.stack.services import bench_stack
 from market_weather.times import split_range
@@ -72,7 +77,18 @@ POST_BACKFILL_WAIT_S = 120
 START = datetime(2025, 1, 1, tzinfo=UTC)
 # The figures in the order `measure` runs them; BENCH_ONLY picks among them. Those that read the backfill's
 # warehouse need the backfill run before them.
-FIGURES = ("lake_ingest", "backfill", "dashboard", "warehouse_load", "memory", "incremental_and_idle", "freshness")
+FIGURES = (
+    "lake_servers",
+    "lake_ingest",
+    "backfill",
+    "dashboard",
+    "warehouse_load",
+    "memory",
+    "incremental_and_idle",
+    "freshness",
+)
+# The lake servers compared, the fallback first; each figure of the comparison is reported as Rust ÷ Python.
+LAKE_SERVERS = ("python", "rust")
 REQUIRES = {"dashboard": "backfill", "warehouse_load": "backfill", "incremental_and_idle": "backfill"}
 # The dashboard figure: requests before the timed ones (the first ones fill pools and caches); the scale's
 # timed requests per endpoint and page, fewer (never under the minimum) once they have taken the time limit
@@ -305,8 +321,9 @@ class Bench:
         self.sizes: dict = {}
 
     # ------------------------------------------------------------------------------ plumbing
-    def variant(self, name: str) -> Settings:
-        """Settings for a fresh lake database and warehouse database called `name`."""
+    def variant(self, name: str, lake: Settings | None = None) -> Settings:
+        """Settings for a fresh lake database and warehouse database called `name`, the lake on the stack's lake
+        server or on `lake`'s (MONGO_URI)."""
         with psycopg.connect(
             host=str(self.stack.pg_run),
             port=self.settings.POSTGRES_PORT,
@@ -317,7 +334,7 @@ class Bench:
             database, owner = sql.Identifier(name), sql.Identifier(self.settings.POSTGRES_USER)
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, owner))
-        settings = self.settings.model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
+        settings = (lake or self.settings).model_copy(update={"POSTGRES_DB": name, "MONGO_DB": name})
         migrate(settings)
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             client.drop_database(name)
@@ -346,18 +363,28 @@ class Bench:
 
     # ----------------------------------------------------------------------------- figures
     def lake_ingest(self) -> None:
-        """Producer write path (validate, envelope, unordered bulk writes) vs raw insert_many.
+        """Producer write path (validate, envelope, unordered bulk writes) vs raw insert_many."""
+        n = self.scale.ingest_docs
+        times = self.ingest(self.variant("bench_ingest"), n)
+        self.results |= {
+            "lake_ingest_docs": n,
+            "lake_ingest_producer_docs_per_s": n / times["producer"],
+            "lake_ingest_raw_docs_per_s": n / times["raw"],
+            "lake_ingest_ratio": times["raw"] / times["producer"],
+        }
+
+    @staticmethod
+    def ingest(settings: Settings, n: int) -> dict[str, float]:
+        """Seconds for `n` history documents through the producer's write path and through raw insert_many.
 
         The one figure that calls the producer's validation and LakeWriter rather than its commands, on purpose:
         it times the write path alone against the raw floor, on responses made before the clock starts, so
         neither side pays for the source. A command would time the simulator's responses too."""
-        n = self.scale.ingest_docs
         source = SimulatedCoinCap(2)
         first = int(START.timestamp() * 1000)
         responses = [
             source.history("bitcoin", "m1", lo, hi) for lo, hi in split_range(first, first + n * 60_000, 86_400_000)
         ]
-        settings = self.variant("bench_ingest")
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             db = client[settings.MONGO_DB]
             writer = LakeWriter(db)
@@ -384,11 +411,95 @@ class Bench:
                 start = time.perf_counter()
                 raw.insert_many(chunk, ordered=False)
                 times["raw"] += time.perf_counter() - start
+        return times
+
+    def lake_servers(self) -> None:
+        """SecantusDB's Python server and its Rust server side by side: each in a folder of its own on a port of
+        its own, started with logins as the stack starts it, taking the same operations at the small scale's
+        sizes. Per server: the producer's ingest and raw insert_many, a raw range read and counts of the
+        backfill's collection, and the backfill end to end (the producer's backfill command, then the job, its
+        plan and read phases apart); then each as Rust ÷ Python, faster > 1."""
+        small = SCALES["small"]
+        figures: dict[str, dict[str, float]] = {}
+        for kind in LAKE_SERVERS:
+            log(f"lake servers: {kind}")
+            with self.side_lake(kind) as lake:
+                figures[kind] = self.lake_server_figures(lake, small.ingest_docs, small.backfill_points)
+        python, rust = figures["python"], figures["rust"]
+        speedups = {
+            name: (rust[name] / python[name] if name.endswith("_per_s") else python[name] / rust[name])
+            for name in python
+            if python[name] and rust[name]
+        }
         self.results |= {
-            "lake_ingest_docs": n,
-            "lake_ingest_producer_docs_per_s": n / times["producer"],
-            "lake_ingest_raw_docs_per_s": n / times["raw"],
-            "lake_ingest_ratio": times["raw"] / times["producer"],
+            "lake_servers_ingest_docs": small.ingest_docs,
+            "lake_servers_backfill_points": small.backfill_points,
+            "lake_servers": figures,
+            "lake_servers_rust_over_python": speedups,
+            "lake_servers_ingest_speedup": speedups["producer_ingest_docs_per_s"],
+        }
+
+    @contextmanager
+    def side_lake(self, kind: str) -> Iterator[Settings]:
+        """A lake server of `kind` beside the stack's, given its logins and run as the stack runs it (its flags,
+        its cache), over an empty folder; the bench's settings pointed at it."""
+        settings = self.settings.model_copy(
+            update={"LAKE_SERVER": kind, "MONGO_URI": on_port(self.settings.MONGO_URI, free_port())}
+        )
+        server = lake_server.chosen(settings)
+        assert server.kind == kind, f"the {kind} lake server is not available ({server.name} is)"
+        storage = self.stack.state_dir / "lake-servers" / kind
+        shutil.rmtree(storage, ignore_errors=True)
+        lake_server.provision(settings, server, storage)
+        process = subprocess.Popen(
+            lake_server.command(settings, server, storage), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    log(f"  {lake_server.check(settings, server)}")
+                    break
+                except Exception:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the {kind} lake server did not start over {storage}") from None
+                    time.sleep(0.5)
+            yield settings
+        finally:
+            process.terminate()
+            process.wait(timeout=300)
+            shutil.rmtree(storage, ignore_errors=True)
+
+    def lake_server_figures(self, lake: Settings, ingest_docs: int, backfill_points: int) -> dict[str, float]:
+        ingest_s = self.ingest(self.variant("bench_servers_ingest", lake), ingest_docs)
+        settings = self.variant("bench_servers_backfill", lake)
+        times: dict[str, float] = {}
+        with timed(times, "producer"):
+            points = self.history(settings, backfill_points)
+        job_s, _, summary = self.job(settings)
+        with MongoClient(settings.MONGO_URI, document_class=dict) as client:
+            history = client[settings.MONGO_DB][COINCAP_HISTORY]
+            # The job's read: an _id range (ObjectIds made since 2000: every document), the fields it reads.
+            window = {"_id": {"$gte": ObjectId.from_datetime(START.replace(year=2000))}}
+            fields = {"entity_id": 1, "observed_at": 1, "fetched_at": 1, "payload": 1}
+            with timed(times, "read"):
+                read = sum(1 for _ in history.find(window, fields, batch_size=10_000))
+            with timed(times, "count"):
+                counted = history.count_documents({})
+            with timed(times, "count_range"):
+                history.count_documents(window)
+        assert read == counted == points, (read, counted, points)
+        return {
+            "producer_ingest_docs_per_s": ingest_docs / ingest_s["producer"],
+            "raw_insert_many_docs_per_s": ingest_docs / ingest_s["raw"],
+            "range_read_docs_per_s": read / times["read"],
+            "count_seconds": times["count"],
+            "count_range_seconds": times["count_range"],
+            "backfill_producer_seconds": times["producer"],
+            "job_plan_seconds": summary["seconds"]["plan"],
+            "job_read_seconds": summary["seconds"]["read"],
+            "job_seconds": job_s,
+            "backfill_seconds": times["producer"] + job_s,
         }
 
     def backfill(self) -> None:
@@ -810,6 +921,7 @@ class Bench:
             "os": platform.platform(),
             "python": platform.python_version(),
             "java": java,
+            "lake_server": lake_server.chosen(self.settings).name,
             "versions": {
                 name: version(name) for name in ("pyspark", "apache-airflow", "secantusdb", "pymongo", "psycopg")
             }
@@ -862,6 +974,7 @@ class Bench:
     def measure(self) -> None:
         """The figures of the run in turn; a failed one ends the run but keeps what was measured before it."""
         steps = {
+            "lake_servers": ("lake servers: SecantusDB's Python and Rust servers side by side", self.lake_servers),
             "lake_ingest": ("lake ingest: producer write path vs raw insert_many", self.lake_ingest),
             "backfill": (
                 f"backfill: {self.scale.backfill_points} simulated points through lake -> Spark -> warehouse",
@@ -909,6 +1022,11 @@ class Bench:
 
 
 ROWS = [
+    (
+        "lake_servers_ingest_speedup",
+        "the producer's lake ingest, SecantusDB's Rust server ÷ its Python server",
+        "ratio",
+    ),
     ("lake_ingest_ratio", "producer write path ÷ raw insert_many (docs/s)", "ratio"),
     ("warehouse_load_ratio", "staging + merge ÷ raw COPY (rows/s)", "ratio"),
     ("peer_speedup", "staging + merge ÷ row-by-row execute_batch (rows/s)", "ratio"),
@@ -945,7 +1063,8 @@ def markdown(report: dict) -> str:
     lines = [
         f"Bench {report['timestamp']}, scale `{report['scale']}`: {m['cpus']} CPUs ({m['cpu_model']}), "
         f"{m['memory_gb']} GB, Python {m['python']}, PySpark {m['versions']['pyspark']}, "
-        f"PostgreSQL {m['versions']['postgresql']}, SecantusDB {m['versions']['secantusdb']}.",
+        f"PostgreSQL {m['versions']['postgresql']}, the lake on "
+        f"{m.get('lake_server', 'SecantusDB Python server')} (SecantusDB {m['versions']['secantusdb']}).",
         "",
         "Figures run: all."
         if list(figures) == list(FIGURES)
@@ -984,6 +1103,8 @@ def markdown(report: dict) -> str:
             f"Lake ingest of {r['lake_ingest_docs']:,} docs: producer {r['lake_ingest_producer_docs_per_s']:,.0f} "
             f"docs/s, raw insert_many {r['lake_ingest_raw_docs_per_s']:,.0f} docs/s."
         )
+    if "lake_servers" in r:
+        lines += lake_servers_markdown(r)
     if "driver_rss_growth_ratio" in r:
         lines.append(
             f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → "
@@ -996,6 +1117,37 @@ def markdown(report: dict) -> str:
     if "error" in r:
         lines += ["", f"The run stopped early: {r['error']}"]
     return "\n".join([*lines, ""])
+
+
+LAKE_SERVER_ROWS = {
+    "producer_ingest_docs_per_s": "producer ingest (validate, envelope, bulk write), docs/s",
+    "raw_insert_many_docs_per_s": "raw insert_many, batches of a response, unordered, docs/s",
+    "range_read_docs_per_s": "raw read of the backfill on an _id range, the job's fields, docs/s",
+    "count_seconds": "count_documents of the backfill's collection, s",
+    "count_range_seconds": "count_documents on that _id range, s",
+    "backfill_producer_seconds": "backfill: the producer's backfill command, s",
+    "job_plan_seconds": "backfill: the job's plan phase, s",
+    "job_read_seconds": "backfill: the job's read phase (read and cache), s",
+    "job_seconds": "backfill: the whole job, Spark start included, s",
+    "backfill_seconds": "backfill end to end (producer + job), s",
+}
+
+
+def lake_servers_markdown(r: dict) -> list[str]:
+    python, rust, speedup = r["lake_servers"]["python"], r["lake_servers"]["rust"], r["lake_servers_rust_over_python"]
+    lines = [
+        "",
+        f"Lake servers side by side, each over an empty folder beside the stack, with logins, as the stack runs it: "
+        f"{r['lake_servers_ingest_docs']:,} docs ingested, a backfill of {r['lake_servers_backfill_points']:,} "
+        f"points. Rust ÷ Python: how many times faster the Rust server is.",
+        "",
+        "| operation | Python server | Rust server | Rust ÷ Python |",
+        "|---|---|---|---|",
+    ]
+    for name, what in LAKE_SERVER_ROWS.items():
+        times = f"{speedup[name]:.2f}×" if name in speedup else "n/a"
+        lines.append(f"| {what} | {python[name]:,.2f} | {rust[name]:,.2f} | {times} |")
+    return lines
 
 
 def dashboard_markdown(r: dict) -> list[str]:
