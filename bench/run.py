@@ -1147,7 +1147,7 @@ def lake_servers_markdown(r: dict) -> list[str]:
     for name, what in LAKE_SERVER_ROWS.items():
         times = f"{speedup[name]:.2f}×" if name in speedup else "n/a"
         lines.append(f"| {what} | {python[name]:,.2f} | {rust[name]:,.2f} | {times} |")
-    return lines
+    return [*lines, ""]
 
 
 def dashboard_markdown(r: dict) -> list[str]:

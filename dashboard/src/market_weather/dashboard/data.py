@@ -335,7 +335,8 @@ class Lake:
     """The raw lake, read only: document counts and newest fetches (a snapshot), and dead letters.
 
     Counting a collection and finding its newest fetch cost the lake server a pass over the collection
-    (SecantusDB reads every key for both), which grows with the lake: seconds at two million documents.
+    (SecantusDB reads every key for both), which grows with the lake: at two million documents 3.8 s on its
+    Rust server, a minute on its Python server (the bench's dashboard figure).
     So a page never waits for them. One background thread counts, starting when the dashboard does, then
     at most every SNAPSHOT_MIN_SECONDS and no more often than SNAPSHOT_COST_FACTOR times what counting
     took, so counting takes at most a tenth of the lake server's time; the API answers with the latest
