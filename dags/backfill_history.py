@@ -23,13 +23,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Literal
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from market_weather.api_limits import COINCAP_INTERVALS_MS
 from market_weather.orchestration import backfill
-from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, spark_submit_kwargs
+from market_weather.orchestration.defaults import COINCAP_POOL, DAG_DEFAULTS, OPENWEATHER_POOL, load_warehouse_task
 from market_weather.orchestration.quality import check_warehouse_task
 from market_weather.times import parse_utc
 
@@ -82,7 +81,7 @@ def backfill_history():
             raise AirflowFailException(str(exc)) from None
         return asdict(result)
 
-    load = SparkSubmitOperator(task_id="load_warehouse", trigger_rule="none_failed", **spark_submit_kwargs())
+    load = load_warehouse_task(trigger_rule="none_failed")
     load >> check_warehouse_task()
     for source, pool in (("coincap", COINCAP_POOL), ("openweather", OPENWEATHER_POOL)):
         chunks = plan_chunks.override(task_id=f"plan_{source}_chunks")(source)

@@ -74,6 +74,66 @@ def stack(stack_settings):
     local.stop()
 
 
+class ConnectServer:
+    """Spark's Connect server as `job.connect serve` runs it, on the test stack's SPARK_CONNECT_PORT: in-process
+    executors (`local[2]`: the test services have no cluster), the job's settings and jars. A test may kill it;
+    `ensure_running` starts it again."""
+
+    def __init__(self, settings, log_path: Path):
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        from market_weather.job import connect
+
+        env = {**os.environ, **self.settings.as_environment(), "SPARK_LOCAL_IP": "127.0.0.1"}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "market_weather.job.connect", "serve", "--master", "local[2]"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                connect.check(self.settings)
+                return
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Spark Connect server did not start; see {self.log_path}") from None
+                time.sleep(1)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ensure_running(self) -> None:
+        if not self.running():
+            self.start()
+
+    def stop(self) -> None:
+        if self.running():
+            assert self.process is not None
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def spark_connect(stack, stack_settings):
+    """The test stack's Spark Connect server, running (started once, again after a test killed it)."""
+    server = ConnectServer(stack_settings, Path(stack_settings.LOCAL_STATE_DIR) / "logs" / "spark_connect.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connect_server(spark_connect):
+    spark_connect.ensure_running()
+    return spark_connect
+
+
 def emptied(settings):
     """The lake and the warehouse of `settings` emptied (the schema and the lake's indexes kept); the settings."""
     with MongoClient(settings.MONGO_URI, document_class=dict) as client:

@@ -18,15 +18,14 @@ from market_weather.stack.ports import free_port
 
 
 @pytest.fixture(scope="module")
-def airflow_env(stack, stack_settings, tmp_path_factory):
+def airflow_env(stack, stack_settings, spark_connect, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
     env = {
         **os.environ,
         **airflow_local.environment(stack_settings, home),
-        # `airflow dags test` runs the tasks in its own process, on metadata of its own and, the test
-        # services having no Spark cluster, with the job on local Spark.
+        # `airflow dags test` runs the tasks in its own process, on metadata of its own; the loads run on the
+        # test stack's Spark Connect server, through the connection the platform builds.
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "SPARK_MASTER": stack_settings.SPARK_MASTER,
         **airflow_connections(stack_settings),
     }
     migrated = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, text=True)
@@ -69,7 +68,7 @@ def test_ingest_tasks_write_to_the_lake_their_connection_names(airflow_env, lake
     assert lake.coincap_assets.count_documents({}) == 3
 
 
-def test_warehouse_dag_submits_the_spark_job(airflow_env, writer, pg):
+def test_warehouse_dag_runs_the_job_on_the_spark_connect_server(airflow_env, connect_server, writer, pg):
     from market_weather.producer import source_to_lake
     from market_weather.producer.simulated import SimulatedCoinCap
 

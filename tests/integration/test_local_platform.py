@@ -1,16 +1,20 @@
 """`make run`'s stack as a user meets it: compose's topology (Airflow as four components on PostgreSQL, a
-Spark master and worker), every UI behind its login, data flowing on schedule from ingest to warehouse
-through Asset events and the Spark cluster, every listener on loopback, a second start starting no twins,
-and stop leaving nothing."""
+Spark master and worker, the Spark Connect server), every UI behind its login, data flowing on schedule from
+ingest to warehouse through Asset events and sessions on the Spark Connect server, a killed server coming back
+while the load retries, every listener on loopback, a second start starting no twins, and stop leaving
+nothing."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import psutil
@@ -20,6 +24,9 @@ import requests
 from pymongo import MongoClient
 
 from market_weather.contract import COINCAP_ASSETS
+from market_weather.lake import LakeWriter
+from market_weather.producer import source_to_lake
+from market_weather.producer.simulated import SimulatedCoinCap
 from market_weather.stack import spark_cluster
 from market_weather.stack.ports import isolated_settings
 from market_weather.stack.postgres_cluster import PG_SUPERUSER
@@ -92,7 +99,9 @@ def listeners(stack: LocalStack) -> set[tuple[str, str, int]]:
         try:
             for conn in process.net_connections(kind="inet"):
                 if conn.status == psutil.CONN_LISTEN:
-                    found.add((command[:160], conn.laddr.ip, conn.laddr.port))
+                    # A JVM's command line opens on its class path: name its main class first.
+                    main_class = next((word for word in command.split() if word.startswith("org.apache.")), "")
+                    found.add((f"{main_class} {command[:160]}".strip(), conn.laddr.ip, conn.laddr.port))
         except psutil.Error:
             continue
     stack.listeners_seen |= found  # type: ignore[attr-defined]
@@ -156,29 +165,29 @@ def test_airflow_is_healthy_with_our_dags_unpaused(platform):
 
 
 def test_data_flows_from_the_schedules_to_the_warehouse(platform):
-    """ingest_coincap runs every minute; its Asset event triggers lake_to_warehouse."""
+    """ingest_coincap runs every minute; its Asset event triggers lake_to_warehouse, whose loads are sessions of
+    the one Spark Connect application on the cluster."""
     api = airflow_api(platform)
     deadline = time.monotonic() + 420
     runs = []
     while time.monotonic() < deadline:
-        listeners(platform)  # a load's driver and executors listen too: sample them while they run
+        listeners(platform)  # the loads' executors listen too: sample them while they run
         runs = api.get(f"{api.base}/api/v2/dags/lake_to_warehouse/dagRuns", timeout=10).json()["dag_runs"]
-        if any(r["state"] == "success" for r in runs):
+        if sum(r["state"] == "success" for r in runs) >= 2:
             break
         if any(r["state"] == "failed" for r in runs):
             pytest.fail(f"lake_to_warehouse failed; see {platform.log_dir}")
         time.sleep(3)
-    assert any(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs), runs
+    assert sum(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs) >= 2, runs
     with psycopg.connect(**platform.settings.postgres_conninfo) as conn:
         assert conn.execute("SELECT count(*) FROM assets").fetchone()[0] == 2
-        assert conn.execute("SELECT count(*) FROM etl_runs WHERE status = 'success'").fetchone()[0] >= 1
+        assert conn.execute("SELECT count(*) FROM etl_runs WHERE status = 'success'").fetchone()[0] >= 2
 
-    # It ran on the cluster: the master lists its worker alive and the load among completed applications.
+    # They ran on the cluster, in the Spark Connect application alone: no application of their own.
     cluster = spark_cluster.cluster_state(platform.settings)
     assert [w["state"] for w in cluster["workers"]] == ["ALIVE"]
-    # Each load is named by its DAG and run, so a backfill's load can be told from a minute's.
-    loads = {f"lake_to_warehouse / lake_to_warehouse / {r['dag_run_id']}" for r in runs}
-    assert loads & {app["name"] for app in cluster["completedapps"]}, cluster["completedapps"]
+    assert [app["name"] for app in cluster["activeapps"]] == ["spark_connect"]
+    assert cluster["completedapps"] == [], "no load started an application"
 
     # Its log opens in the UI, read from the shared log folder (no log server runs).
     done = next(r for r in runs if r["state"] == "success")
@@ -190,7 +199,62 @@ def test_data_flows_from_the_schedules_to_the_warehouse(platform):
     )
     assert logs.status_code == 200
     events = " ".join(str(line.get("event", "")) for line in logs.json()["content"])
-    assert "spark://127.0.0.1" in events and "lake_to_warehouse" in events
+    assert f"run {done['dag_run_id']}: " in events and " read, " in events, "the job's summary line"
+
+
+def test_a_killed_spark_connect_server_comes_back_and_the_load_retries_losing_nothing(platform):
+    """The server is killed while a scheduled load runs on it: that try fails naming the server, supervisord
+    starts the server again, Airflow's retry loads the window, and the warehouse holds every point once."""
+    s = platform.settings
+    coincap = SimulatedCoinCap(seed=11)
+    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=2)
+    with MongoClient(s.MONGO_URI, document_class=dict) as client:
+        lake = client[s.MONGO_DB]
+        # Enough history that the next load takes a while.
+        source_to_lake.backfill_coincap(
+            coincap, LakeWriter(lake), s.COINCAP_ASSETS, end - timedelta(days=3), end, "m1", "kill"
+        )
+        points = {(d["entity_id"], d["observed_at"]) for d in lake.coincap_history.find({"run_id": "kill"})}
+    with psycopg.connect(**s.postgres_conninfo, autocommit=True) as conn:
+        deadline = time.monotonic() + 180
+        while not (
+            row := conn.execute(
+                "SELECT run_id FROM etl_runs WHERE status = 'running' AND started_at > now() - interval '1 minute'"
+            ).fetchone()
+        ):
+            assert time.monotonic() < deadline, "no load started"
+            time.sleep(0.1)
+        (run_id,) = row
+        time.sleep(2)  # inside its Spark work
+        os.kill(platform.supervisor.pid("spark_connect"), signal.SIGKILL)
+
+        deadline = time.monotonic() + 60
+        while (found := conn.execute("SELECT status, message FROM etl_runs WHERE run_id = %s", [run_id]).fetchone())[
+            0
+        ] == "running":
+            assert time.monotonic() < deadline, "the killed try never ended"
+            time.sleep(0.5)
+        status, message = found
+        assert status == "failed" and message.startswith("SparkServerGone: the Spark Connect server at "), message
+
+        platform.wait_healthy(("spark_connect",), timeout=120)  # supervisord started it again
+        api = airflow_api(platform)
+        task = f"{api.base}/api/v2/dags/lake_to_warehouse/dagRuns/{quote(run_id, safe='')}/taskInstances/load_warehouse"
+        deadline = time.monotonic() + 300
+        while (state := api.get(task, timeout=10).json())["state"] != "success":
+            assert state["state"] != "failed" and time.monotonic() < deadline, state
+            time.sleep(3)
+        assert state["try_number"] >= 2, "the retry loaded it"
+        assert conn.execute("SELECT status FROM etl_runs WHERE run_id = %s", [run_id]).fetchone() == ("success",)
+        stored = conn.execute(
+            "SELECT count(*), count(DISTINCT (asset_id, observed_at)) FROM asset_prices WHERE observed_at < %s", [end]
+        ).fetchone()
+        assert stored == (len(points), len(points)), "every point once"
+        assert conn.execute(
+            "SELECT count(*) FROM etl_runs WHERE status = 'running' AND run_id = %s", [run_id]
+        ).fetchone() == (0,)
+    cluster = spark_cluster.cluster_state(s)
+    assert [app["name"] for app in cluster["activeapps"]] == ["spark_connect"], "one application again"
 
 
 def test_the_platforms_dashboard_shows_its_scheduled_loads(platform):
@@ -225,11 +289,13 @@ def test_every_listener_of_the_stack_is_on_loopback(platform):
         s.SPARK_MASTER_PORT,
         s.SPARK_MASTER_UI_PORT,
         s.SPARK_WORKER_UI_PORT,
+        s.SPARK_CONNECT_PORT,
+        s.SPARK_CONNECT_UI_PORT,
     }
     assert documented <= {port for _, _, port in seen}
     assert not {8793, 8794} & {port for _, _, port in seen}, "no Airflow log server"
-    drivers = [entry for entry in seen if "SparkSubmit" in entry[0] or "CoarseGrainedExecutor" in entry[0]]
-    assert drivers or len(seen) > len(documented), "a load's driver was seen listening at least once"
+    executors = [entry for entry in seen if "CoarseGrainedExecutor" in entry[0]]
+    assert executors, "the loads' executors were seen listening"
 
 
 def test_mongo_express_lists_the_lake_behind_basic_auth(platform):
@@ -294,7 +360,8 @@ def test_make_run_on_a_running_stack_starts_nothing_and_prints_every_url(platfor
     result = run_module(env, "market_weather.stack", "run", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "already running; nothing started twice" in result.stdout
-    for port in (s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT, s.DASHBOARD_PORT):
+    uis = (s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT, s.SPARK_CONNECT_UI_PORT)
+    for port in (*uis, s.DASHBOARD_PORT):
         assert f"http://127.0.0.1:{port}" in result.stdout, result.stdout
     assert "Spark master" in result.stdout
     for name in CORE + PLATFORM:

@@ -101,6 +101,7 @@ def test_ports_match_the_readme_table():
         "postgres": 5432,
         "pgadmin": 5050,
         "spark-master": 8080,
+        "spark-connect": 4040,
         "airflow-apiserver": 8081,
         "dashboard": 8083,
     }

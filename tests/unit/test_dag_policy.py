@@ -85,9 +85,9 @@ def test_the_warehouse_load_is_scheduled_on_the_ingest_assets(dagbag):
     consumed = {a.uri for a in load.timetable.asset_condition.objects}
     assert type(load.timetable.asset_condition).__name__ == "AssetAny"  # any new ingest triggers a load
     assert consumed == produced
-    submit = load.get_task("load_warehouse")
-    assert type(submit).__name__ == "SparkSubmitOperator" and submit._conn_id == "spark_default"
-    assert submit.application.endswith("market_weather/job/lake_to_warehouse.py")
+    task = load.get_task("load_warehouse")
+    assert type(task).__name__ == "_PySparkDecoratedOperator" and task.conn_id == "spark_connect_default"
+    assert task.python_callable.__name__ == "load_warehouse"
 
 
 def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):
@@ -106,17 +106,6 @@ def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):
     assert load.upstream_task_ids == {"load_coincap_chunks", "load_openweather_chunks"}
     assert backfill.get_task("load_coincap_chunks").pool == "coincap_api"
     assert backfill.get_task("load_openweather_chunks").pool == "openweather_api"
-
-
-@pytest.mark.parametrize("dag_id", ["lake_to_warehouse", "backfill_history"])
-def test_spark_names_each_load_by_its_dag_and_run(dagbag, dag_id):
-    """In Spark's master UI a backfill's load is told from a scheduled one, and one run from another."""
-    dag = dagbag.dags[dag_id]
-    load = dag.get_task("load_warehouse")
-    run_id = "manual__2026-12-05T08:38:09.123456+00:00"
-    name = load.render_template(load.name, {"dag": dag, "run_id": run_id})
-    assert name == f"lake_to_warehouse / {dag_id} / {run_id}"
-    assert name.isascii(), "spark-submit passes it on its command line"
 
 
 @pytest.mark.parametrize("dag_id", ["lake_to_warehouse", "backfill_history"])

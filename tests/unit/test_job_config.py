@@ -83,19 +83,19 @@ def test_bad_settings_exit_2_with_a_one_line_message(monkeypatch, capsys):
 
 
 def test_a_run_outside_airflow_names_its_spark_application_after_the_run(monkeypatch):
-    """`make load` and `make demo` start their own session, named after the run in Spark's UI (under
-    Airflow, spark-submit names it by the DAG and run: test_dag_policy)."""
+    """`make load` and `make demo` open their own session (`load_session`), named after the run in Spark's UI
+    when it is an in-process one, and stop it after the run."""
     started: list[dict] = []
 
     class Session:
         def stop(self) -> None:
             started.append({"stopped": True})
 
-    def spark_session(settings, **kw) -> Session:
+    def load_session(settings, **kw) -> Session:
         started.append(kw)
         return Session()
 
-    monkeypatch.setattr(lake_to_warehouse, "spark_session", spark_session)
+    monkeypatch.setattr(lake_to_warehouse, "load_session", load_session)
     with lake_to_warehouse._spark(None, None, "lake_to_warehouse__20261205T083809Z_ab12cd34"):  # type: ignore[arg-type]
         pass
     assert started == [{"title": "lake_to_warehouse / lake_to_warehouse__20261205T083809Z_ab12cd34"}, {"stopped": True}]

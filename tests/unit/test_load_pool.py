@@ -7,20 +7,10 @@ from typing import Any
 
 import pytest
 
-from market_weather.job.spark_conf import JOB_FILE
+from market_weather.job.connect import SparkServerError
 from market_weather.orchestration import defaults
+from market_weather.orchestration.connections import SPARK_CONNECT_CONN_ID
 from market_weather.settings import PROJECT_ROOT
-
-# What the Spark provider raises when spark-submit exits with 1: the command, then the tail of its output.
-SUBMIT_FAILED = """Cannot execute: spark-submit --master spark://127.0.0.1:7077 --name lake_to_warehouse \
-market_weather/job/lake_to_warehouse.py --run-id manual__2026-01-01. Error code is: 1.
-Last spark-submit output:
-WARNING: Using incubator modules: jdk.incubator.vector
-2026-01-01 00:00:53,497 ERROR lake_to_warehouse: run failed: RuntimeError: another run holds the lock
-Traceback (most recent call last):
-File "market_weather/job/lake_to_warehouse.py", line 92, in run
-RuntimeError: another run holds the lock
-2026-01-01 00:00:54.508 INFO ShutdownHookManager: Shutdown hook called"""
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +26,12 @@ def dagbag(tmp_path_factory):
 
 
 def loads_of_the_warehouse(dagbag) -> dict[str, Any]:
-    """Every task that submits the warehouse load, by `dag.task`."""
+    """Every task that runs the warehouse load (a session on the Spark Connect server), by `dag.task`."""
     return {
         f"{dag.dag_id}.{task.task_id}": task
         for dag in dagbag.dags.values()
         for task in dag.tasks
-        if getattr(task, "application", None) == str(JOB_FILE)
+        if getattr(task, "conn_id", None) == SPARK_CONNECT_CONN_ID
     }
 
 
@@ -68,26 +58,22 @@ def test_every_load_of_the_warehouse_says_why_it_failed(dagbag, kind):
         assert "market_weather.orchestration.defaults.log_load_failure" in callback_names(getattr(task, kind)), name
 
 
-def test_the_cause_is_the_jobs_failure_line():
-    cause = defaults.load_failure_cause(Exception(SUBMIT_FAILED))
-    assert cause == "run failed: RuntimeError: another run holds the lock"
-
-
-def test_without_the_jobs_line_the_cause_is_the_last_error_line():
-    spark_failed = SUBMIT_FAILED.replace("ERROR lake_to_warehouse: run failed", "INFO lake_to_warehouse: starting")
-    spark_failed += "\n2026-01-01 00:00:55.000 ERROR SparkContext: Error initializing SparkContext."
-    assert defaults.load_failure_cause(spark_failed) == (
-        "2026-01-01 00:00:55.000 ERROR SparkContext: Error initializing SparkContext."
+def test_a_failed_load_logs_its_cause_at_error_on_one_line(caplog):
+    down = SparkServerError(
+        "the Spark Connect server at sc://127.0.0.1:15002 (SPARK_CONNECT_PORT=15002)\ndoes not answer"
     )
-    assert defaults.load_failure_cause("Cannot execute: spark-submit. Error code is: 1.") is None
-    assert defaults.load_failure_cause(None) is None
-
-
-def test_a_failed_load_logs_its_cause_at_error(caplog):
     with caplog.at_level(logging.INFO, logger=defaults.__name__):
-        defaults.log_load_failure({"exception": RuntimeError(SUBMIT_FAILED)})
-        defaults.log_load_failure({"exception": RuntimeError("Cannot execute: spark-submit. Error code is: 1.")})
+        defaults.log_load_failure({"exception": down})
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.ERROR, "the warehouse load failed: run failed: RuntimeError: another run holds the lock"),
-        (logging.ERROR, "the warehouse load failed; spark-submit's output above, at INFO, says why"),
+        (
+            logging.ERROR,
+            "the warehouse load failed: SparkServerError: the Spark Connect server at sc://127.0.0.1:15002 "
+            "(SPARK_CONNECT_PORT=15002) does not answer",
+        )
     ]
+
+
+def test_airflow_ends_a_load_a_little_after_the_job_interrupts_itself(dagbag):
+    timeout = defaults.get_settings(defaults.SparkSettings).LOAD_TIMEOUT_SECONDS
+    for name, task in loads_of_the_warehouse(dagbag).items():
+        assert task.execution_timeout.total_seconds() == timeout + defaults.LOAD_TIMEOUT_GRACE_SECONDS, name

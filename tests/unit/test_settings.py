@@ -200,6 +200,7 @@ def test_the_full_settings_are_every_group_at_once(monkeypatch):
 
 def test_airflow_connections_carry_the_settings(monkeypatch):
     """What Airflow code reaches the lake and the warehouse through, parsed back the way Airflow does."""
+    from airflow.providers.apache.spark.hooks.spark_connect import SparkConnectHook
     from airflow.sdk import Connection
 
     from market_weather.orchestration.connections import airflow_connections
@@ -211,13 +212,20 @@ def test_airflow_connections_carry_the_settings(monkeypatch):
         POSTGRES_HOST="db",
         POSTGRES_USER="warehouse",
         POSTGRES_PASSWORD=password,
-        SPARK_MASTER="spark://master:7077",
+        SPARK_CONNECT_HOST="sparkhost",
+        SPARK_CONNECT_PORT=15010,
         _env_file=None,
     )
     env = airflow_connections(s)
-    assert set(env) == {"AIRFLOW_CONN_SPARK_DEFAULT", "AIRFLOW_CONN_LAKE_MONGO", "AIRFLOW_CONN_WAREHOUSE_POSTGRES"}
-    spark = Connection.from_json(env["AIRFLOW_CONN_SPARK_DEFAULT"], conn_id="spark_default")
-    assert (spark.conn_type, spark.host) == ("spark", "spark://master:7077")
+    assert set(env) == {
+        "AIRFLOW_CONN_SPARK_CONNECT_DEFAULT",
+        "AIRFLOW_CONN_LAKE_MONGO",
+        "AIRFLOW_CONN_WAREHOUSE_POSTGRES",
+    }
+    spark = Connection.from_json(env["AIRFLOW_CONN_SPARK_CONNECT_DEFAULT"], conn_id="spark_connect_default")
+    assert (spark.conn_type, spark.host, spark.port) == ("spark_connect", "sparkhost", 15010)
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_CONNECT_DEFAULT", env["AIRFLOW_CONN_SPARK_CONNECT_DEFAULT"])
+    assert SparkConnectHook().get_connection_url() == "sc://sparkhost:15010/;use_ssl=False", "what the loads open"
     lake = Connection.from_uri(env["AIRFLOW_CONN_LAKE_MONGO"], conn_id="lake_mongo")
     assert (lake.conn_type, lake.host, lake.port, lake.login, lake.password) == ("mongo", "mongo", 27017, "r@ot", "l/k")
     assert lake.schema == "lake" and lake.extra_dejson == {"authSource": "admin"}

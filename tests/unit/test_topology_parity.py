@@ -4,6 +4,7 @@ migrations. A change to one file that the other does not follow fails here."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pyspark
 import pytest
 from pymongo.uri_parser import parse_uri
 
-from market_weather.orchestration.connections import SPARK_CONN_ID, airflow_connections
+from market_weather.orchestration.connections import SPARK_CONNECT_CONN_ID, airflow_connections
 from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
 from market_weather.stack import airflow_local, mongo_express, spark_cluster
 from market_weather.stack.programs import AFTER_API_SERVER, COMPOSE_SERVICES, CORE, PLATFORM
@@ -92,9 +93,12 @@ def test_the_connections_point_at_each_modes_own_services(local):
     env = local["airflow_scheduler"].environment
     settings = load_settings(**{name: value for name, value in env.items() if not name.startswith("AIRFLOW")})
     assert {name: env[name] for name in airflow_connections(settings)} == airflow_connections(settings)
-    spark = f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}"
-    assert '"host": "spark://127.0.0.1:7077"' in env[spark], "the load goes to the local master"
-    assert '"host": "spark://spark-master:7077"' in AIRFLOW_ENV[spark]
+    spark = f"AIRFLOW_CONN_{SPARK_CONNECT_CONN_ID.upper()}"
+    local_server, compose_server = json.loads(env[spark]), json.loads(AIRFLOW_ENV[spark])
+    assert (local_server["host"], local_server["port"]) == ("127.0.0.1", int(str(ENV["SPARK_CONNECT_PORT"])))
+    assert (compose_server["host"], compose_server["port"]) == ("spark-connect", 15002)
+    assert local_server["conn_type"] == compose_server["conn_type"] == "spark_connect"
+    assert local_server["extra"] == compose_server["extra"]
     assert {name for name in env if name.startswith("AIRFLOW_CONN_")} == {
         name for name in AIRFLOW_ENV if name.startswith("AIRFLOW_CONN_")
     }
@@ -116,6 +120,24 @@ def test_the_spark_cluster_is_a_master_and_a_worker_of_one_version(local):
     assert master["ports"] == ["127.0.0.1:${SPARK_MASTER_UI_PORT}:8080"]
 
 
+def test_the_spark_connect_server_runs_the_same_module_on_the_cluster_in_both_modes(local):
+    compose, argv = SERVICES["spark-connect"]["command"], local["spark_connect"].command
+    assert Path(argv[0]).name.startswith("python") and compose[0] == "python"
+    assert argv[1:4] == compose[1:4] == ["-m", "market_weather.job.connect", "serve"]
+    master = argv[argv.index("--master") + 1]
+    assert master == spark_cluster.master_url(load_settings(**local["spark_connect"].environment))
+    compose_master = compose[compose.index("--master") + 1]
+    assert compose_master == "spark://spark-master:7077" == SERVICES["spark-worker"]["command"][2]
+    assert "--bind" not in argv, "loopback, the default" and compose[compose.index("--bind") + 1] == "0.0.0.0"
+    # The platform's image: the Spark that pyspark ships and the job's jars, as locally.
+    assert SERVICES["spark-connect"]["image"] == SERVICES["airflow-scheduler"]["image"]
+    env = SERVICES["spark-connect"]["environment"]
+    assert env["SPARK_CONNECT_PORT"] == AIRFLOW_ENV["SPARK_CONNECT_PORT"] == "15002"
+    ui = env["SPARK_CONNECT_UI_PORT"]
+    assert SERVICES["spark-connect"]["ports"] == [f"127.0.0.1:${{SPARK_CONNECT_UI_PORT}}:{ui}"]
+    assert "spark-connect" in SERVICES["airflow-scheduler"]["depends_on"], "its tasks' sessions run there"
+
+
 def test_every_local_listener_binds_loopback(local):
     for name, program in local.items():
         assert all(host == "127.0.0.1" for host, _, _ in program.ports), name
@@ -123,7 +145,7 @@ def test_every_local_listener_binds_loopback(local):
         argv = local[name].command
         assert argv[argv.index("--host") + 1] == "127.0.0.1"
         assert local[name].environment["SPARK_LOCAL_IP"] == "127.0.0.1", "their web UIs bind this"
-    assert local["airflow_scheduler"].environment["SPARK_LOCAL_IP"] == "127.0.0.1", "the load's driver and UI"
+    assert local["spark_connect"].environment["SPARK_LOCAL_IP"] == "127.0.0.1", "the loads' driver, its UI"
     assert "-c" in local["postgres"].command and "listen_addresses=127.0.0.1" in local["postgres"].command
 
 

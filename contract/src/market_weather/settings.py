@@ -219,8 +219,17 @@ class SparkSettings(SettingsGroup):
     # How long a lake write may take to become visible: a run counts this window before its cut-off,
     # and the next one reads it again when its count changed (a late write landed there).
     ETL_LATE_WRITE_SECONDS: int = Field(30, ge=1, le=3600)
+    # Where a load's Spark session runs: `connect` on the Spark Connect server (SPARK_CONNECT_HOST and _PORT),
+    # `local` in-process on SPARK_MASTER, `auto` on the server when it answers, else local.
+    SPARK_LOAD_SESSION: Literal["auto", "connect", "local"] = "auto"
     SPARK_MASTER: str = "local[*]"
-    # Where executors on other machines reach the driver (client mode on a cluster); unset locally.
+    # The Spark Connect server every scheduled load runs on (`make run` and compose start it), and its UI.
+    SPARK_CONNECT_HOST: str = Field("127.0.0.1", min_length=1)
+    SPARK_CONNECT_PORT: int = Field(15002, ge=1, le=65535)
+    SPARK_CONNECT_UI_PORT: int = Field(4040, ge=1, le=65535)
+    # A load still running after this long is interrupted on the server and fails with a message saying so.
+    LOAD_TIMEOUT_SECONDS: int = Field(1800, ge=10)
+    # Where executors on other machines reach the driver (the Connect server's, in compose); unset locally.
     SPARK_DRIVER_HOST: str | None = None
     SPARK_JARS_DIR: Path = PROJECT_ROOT / ".local" / "jars"
     LOCAL_STATE_DIR: Path = PROJECT_ROOT / ".local"

@@ -5,7 +5,7 @@ of the platform's PostgreSQL.
 `shared_config` is the `[section] option` list both modes set to the same values; the compose file
 repeats it for its containers and a test holds the two equal. Connections come from the
 AIRFLOW_CONN_* variables `orchestration.connections` builds, so the UI, hooks and tasks all see the
-same lake, warehouse and Spark cluster. The scheduler and the triggerer share the log folder with the
+same lake, warehouse and Spark Connect server. The scheduler and the triggerer share the log folder with the
 api-server, so they run without Airflow's log server (which binds every interface).
 """
 
@@ -25,7 +25,6 @@ from market_weather.files import write_private
 from market_weather.orchestration.connections import airflow_connections
 from market_weather.orchestration.setup import SetupError, prepare_airflow
 from market_weather.settings import PROJECT_ROOT, Settings
-from market_weather.stack import spark_cluster
 from market_weather.stack.errors import StackError
 
 # Program name: the `airflow` subcommand it runs, and its part of the api-server's health report.
@@ -72,9 +71,8 @@ def generated_secrets(airflow_home: Path) -> dict[str, str]:
 
 
 def environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
-    """What every Airflow program runs with; tasks inherit it (the settings the stack started with, the
-    Spark master of the local cluster)."""
-    cluster = settings.model_copy(update={"SPARK_MASTER": spark_cluster.master_url(settings)})
+    """What every Airflow program runs with; tasks inherit it (the settings the stack started with; the loads
+    run on the Spark Connect server that `spark_connect_default` names)."""
     keys = generated_secrets(airflow_home)
     bin_dir = str(Path(sys.executable).parent)
     api = f"http://127.0.0.1:{settings.AIRFLOW_UI_PORT}"
@@ -84,11 +82,9 @@ def environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
         f"@127.0.0.1:{settings.POSTGRES_PORT}/{AIRFLOW_DB}"
     )
     return {
-        **cluster.as_environment(),
+        **settings.as_environment(),
         "AIRFLOW_HOME": str(airflow_home),
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOCAL_IP": "127.0.0.1",  # the job's driver, its UI and block manager on loopback
         **shared_config(
             sql_alchemy_conn=database,
             execution_api=f"{api}/execution/",
@@ -101,7 +97,7 @@ def environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(settings.AIRFLOW_UI_PORT),
         "AIRFLOW__API__BASE_URL": api,
-        **airflow_connections(cluster),
+        **airflow_connections(settings),
     }
 
 

@@ -62,6 +62,8 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
             "SPARK_MASTER_PORT": free_port(),
             "SPARK_MASTER_UI_PORT": free_port(),
             "SPARK_WORKER_UI_PORT": free_port(),
+            "SPARK_CONNECT_PORT": free_port(),
+            "SPARK_CONNECT_UI_PORT": free_port(),
             "PRODUCER_SOURCE": "simulated",
             "COINCAP_API_KEY": "",
             "OPENWEATHER_API_KEY": "",

@@ -15,13 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from market_weather.settings import DashboardSettings, Settings
+from market_weather.job import connect
+from market_weather.settings import DashboardSettings, Settings, SparkSettings
 from market_weather.stack import airflow_local, lake_server, mongo_express, pgadmin, postgres_cluster, spark_cluster
 
 CORE = ("postgres", "lake")
 # Started once the core answers and the databases are set up, as compose's depends_on orders them;
 # Airflow's other components once its api-server answers (their tasks talk to it).
-PLATFORM = ("spark_master", "spark_worker", *airflow_local.COMPONENTS, "mongo_express", "pgadmin", "dashboard")
+PLATFORM = (
+    "spark_master",
+    "spark_worker",
+    "spark_connect",
+    *airflow_local.COMPONENTS,
+    "mongo_express",
+    "pgadmin",
+    "dashboard",
+)
 AFTER_API_SERVER = tuple(name for name in airflow_local.COMPONENTS if name != "airflow_apiserver")
 # The compose service each program stands for (a test holds the two files to it).
 COMPOSE_SERVICES = {
@@ -29,6 +38,7 @@ COMPOSE_SERVICES = {
     "lake": "mongo",
     "spark_master": "spark-master",
     "spark_worker": "spark-worker",
+    "spark_connect": "spark-connect",
     "airflow_apiserver": "airflow-apiserver",
     "airflow_scheduler": "airflow-scheduler",
     "airflow_dag_processor": "airflow-dag-processor",
@@ -100,6 +110,24 @@ def spark_worker_program(settings: Settings, state_dir: Path) -> Program:
         lambda: spark_cluster.worker_check(settings),
         [("127.0.0.1", settings.SPARK_WORKER_UI_PORT, "SPARK_WORKER_UI_PORT")],
         environment=spark_cluster.environment(state_dir),
+        autostart=False,
+    )
+
+
+def spark_connect_program(settings: Settings, state_dir: Path) -> Program:
+    """The Spark Connect server every load runs on, an application on the master (`job.connect`)."""
+    environment = {
+        name: value for name, value in settings.as_environment().items() if name in SparkSettings.model_fields
+    }
+    return Program(
+        "spark_connect",
+        [sys.executable, "-m", "market_weather.job.connect", "serve", "--master", spark_cluster.master_url(settings)],
+        lambda: connect.check(settings),
+        [
+            ("127.0.0.1", settings.SPARK_CONNECT_PORT, "SPARK_CONNECT_PORT"),
+            ("127.0.0.1", settings.SPARK_CONNECT_UI_PORT, "SPARK_CONNECT_UI_PORT"),
+        ],
+        environment=environment | spark_cluster.environment(state_dir),
         autostart=False,
     )
 

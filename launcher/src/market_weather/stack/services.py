@@ -1,6 +1,7 @@
 """The local stack, supervised by supervisord: PostgreSQL and the SecantusDB lake (`start`), plus the
-rest of compose's topology (`start(full=True)`, what `make run` does): a Spark master and worker, Airflow's
-api-server, scheduler, dag-processor and triggerer, Mongo Express, pgAdmin and the dashboard.
+rest of compose's topology (`start(full=True)`, what `make run` does): a Spark master and worker, the Spark
+Connect server the loads run on, Airflow's api-server, scheduler, dag-processor and triggerer, Mongo Express,
+pgAdmin and the dashboard.
 
 Everything lives under LOCAL_STATE_DIR (git-ignored): data, logs, sockets and the generated
 supervisord configuration. Starting is idempotent: what exists is reused, what runs is left running.
@@ -157,6 +158,8 @@ class LocalStack:
             return programs.spark_master_program(s, self.state_dir)
         if name == "spark_worker":
             return programs.spark_worker_program(s, self.state_dir)
+        if name == "spark_connect":
+            return programs.spark_connect_program(s, self.state_dir)
         if name == "mongo_express":
             return programs.mongo_express_program(s, self._mongo_express_dir)
         if name == "pgadmin":

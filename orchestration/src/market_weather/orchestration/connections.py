@@ -1,6 +1,7 @@
 """The platform's Airflow connections, built from the settings in this one place.
 
-`spark_default` is what the warehouse load is submitted through. `lake_mongo` and
+`spark_connect_default` (the Spark provider's Spark Connect type) is the server the warehouse loads run on, a
+session of their own each. `lake_mongo` and
 `warehouse_postgres` are how Airflow code reaches the lake and the warehouse (the MongoDB and
 PostgreSQL providers' hooks, the common SQL provider's check operators) rather than reading the
 settings itself; the ingest tasks hand the producer the lake `lake_mongo` names (`producer_settings`).
@@ -12,9 +13,16 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from market_weather.settings import LakeSettings, ProducerSettings, Settings, WarehouseSettings, get_settings
+from market_weather.settings import (
+    LakeSettings,
+    ProducerSettings,
+    Settings,
+    SparkSettings,
+    WarehouseSettings,
+    get_settings,
+)
 
-SPARK_CONN_ID = "spark_default"
+SPARK_CONNECT_CONN_ID = "spark_connect_default"
 LAKE_CONN_ID = "lake_mongo"
 WAREHOUSE_CONN_ID = "warehouse_postgres"
 
@@ -60,10 +68,23 @@ def warehouse_connection(warehouse: WarehouseSettings) -> str:
     return f"postgres://{user}:{password}@{warehouse.POSTGRES_HOST}:{warehouse.POSTGRES_PORT}/{database}"
 
 
+def spark_connect_connection(spark: SparkSettings) -> str:
+    """The Spark Connect server as a `spark_connect` connection (plain gRPC: it listens on loopback, or on
+    compose's own network)."""
+    return json.dumps(
+        {
+            "conn_type": "spark_connect",
+            "host": spark.SPARK_CONNECT_HOST,
+            "port": spark.SPARK_CONNECT_PORT,
+            "extra": {"use_ssl": False},
+        }
+    )
+
+
 def airflow_connections(settings: Settings) -> dict[str, str]:
     """Every connection of the platform, as the `AIRFLOW_CONN_*` environment variables Airflow reads."""
     return {
-        f"AIRFLOW_CONN_{SPARK_CONN_ID.upper()}": json.dumps({"conn_type": "spark", "host": settings.SPARK_MASTER}),
+        f"AIRFLOW_CONN_{SPARK_CONNECT_CONN_ID.upper()}": spark_connect_connection(settings),
         f"AIRFLOW_CONN_{LAKE_CONN_ID.upper()}": lake_connection(settings),
         f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": warehouse_connection(settings),
     }

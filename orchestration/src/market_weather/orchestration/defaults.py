@@ -1,14 +1,12 @@
-"""What every DAG of the platform shares: retry policy, pools, and the Spark job submission."""
+"""What every DAG of the platform shares: retry policy, pools, and the warehouse load's task."""
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from market_weather.job.spark_conf import APP_NAME, JOB_FILE, SPARK_CONF, application_name, job_jars
-from market_weather.orchestration.connections import SPARK_CONN_ID
+from market_weather.orchestration.connections import SPARK_CONNECT_CONN_ID
 from market_weather.settings import SparkSettings, get_settings
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -40,60 +38,45 @@ POOLS = {
     OPENWEATHER_POOL: (1, "OpenWeather API calls (60 per minute on the free plan)"),
     WAREHOUSE_POOL: (1, "Warehouse loads (the Spark job), one at a time"),
 }
-
-# How the job's failure reads in spark-submit's output: lake_to_warehouse.main logs it last, on one line, so
-# it is in the tail the Spark provider keeps. Failing that, the last ERROR line.
-JOB_FAILURE = re.compile(rf"\bERROR {APP_NAME}: (run failed: .+)")
-ERROR_LINE = re.compile(r"\bERROR\b")
+# What Airflow adds to LOAD_TIMEOUT_SECONDS before it ends a load's task itself.
+LOAD_TIMEOUT_GRACE_SECONDS = 120
 
 log = logging.getLogger(__name__)
 
 
-def load_failure_cause(error: BaseException | str | None) -> str | None:
-    """The cause of a failed load in the submission's error: the job's failure line, else the last ERROR line.
-
-    The Spark provider ends its error with the tail of spark-submit's output, where the job's failure is.
-    """
-    lines = str(error or "").splitlines()
-    for line in reversed(lines):
-        if found := JOB_FAILURE.search(line):
-            return found.group(1)
-    return next((line.strip() for line in reversed(lines) if ERROR_LINE.search(line)), None)
-
-
 def log_load_failure(context: Any) -> None:
-    """Say at ERROR why a load failed.
+    """Say at ERROR, on one line, why a load failed: the job's own error (a Spark Connect server that does not
+    answer names SPARK_CONNECT_PORT; a load that outran LOAD_TIMEOUT_SECONDS says so)."""
+    error = context.get("exception")
+    log.error("the warehouse load failed: %s", " ".join(f"{type(error).__name__}: {error}".split())[:1000])
 
-    spark-submit's output reaches the task log at INFO, the job's failure with it; the error Airflow logs
-    says only that spark-submit exited with 1, so a log filtered to errors would hide the cause.
+
+def load_warehouse_task(**overrides: Any) -> Any:
+    """The task that loads the warehouse: the job's run (`lake_to_warehouse.run`) in a session of its own on the
+    Spark Connect server the `spark_connect_default` connection names (the Spark provider's `@task.pyspark`).
+
+    It takes the one slot of WAREHOUSE_POOL, and says why at ERROR when it fails. The job interrupts its Spark
+    work after LOAD_TIMEOUT_SECONDS; Airflow ends the task a little later whatever it is doing. Its result (the
+    run's summary) is the task's XCom. Reads the Spark settings alone, so DAG files parse without the others.
     """
-    cause = load_failure_cause(context.get("exception"))
-    if cause:
-        log.error("the warehouse load failed: %s", cause)
-    else:
-        log.error("the warehouse load failed; spark-submit's output above, at INFO, says why")
+    from airflow.sdk import task
 
+    timeout = get_settings(SparkSettings).LOAD_TIMEOUT_SECONDS
 
-def spark_submit_kwargs() -> dict:
-    """The SparkSubmitOperator's arguments; the Spark settings alone, so DAG files parse without the warehouse's.
+    @task.pyspark(
+        task_id="load_warehouse",
+        conn_id=SPARK_CONNECT_CONN_ID,
+        pool=WAREHOUSE_POOL,
+        execution_timeout=timedelta(seconds=timeout + LOAD_TIMEOUT_GRACE_SECONDS),
+        on_retry_callback=log_load_failure,
+        on_failure_callback=log_load_failure,
+        **overrides,
+    )
+    def load_warehouse(spark: Any = None, run_id: str | None = None) -> dict:
+        from dataclasses import asdict
 
-    Every task that loads the warehouse takes the one slot of WAREHOUSE_POOL, and logs why at ERROR when it fails.
-    Spark's master UI names each load by its DAG and run (`lake_to_warehouse / backfill_history / <run_id>`).
-    """
-    settings = get_settings(SparkSettings)
-    conf = dict(SPARK_CONF)
-    driver_host = settings.SPARK_DRIVER_HOST
-    if driver_host:
-        conf |= {"spark.driver.host": driver_host, "spark.driver.bindAddress": "0.0.0.0"}
-    return {
-        "conn_id": SPARK_CONN_ID,
-        "application": str(JOB_FILE),
-        "application_args": ["--run-id", "{{ run_id }}"],
-        "jars": ",".join(job_jars(settings.SPARK_JARS_DIR)),
-        "name": application_name("{{ dag.dag_id }}", "{{ run_id }}"),
-        "conf": conf,
-        "verbose": False,
-        "pool": WAREHOUSE_POOL,
-        "on_retry_callback": log_load_failure,
-        "on_failure_callback": log_load_failure,
-    }
+        from market_weather.job import lake_to_warehouse
+
+        return asdict(lake_to_warehouse.run(spark=spark, run_id=run_id))
+
+    return load_warehouse()

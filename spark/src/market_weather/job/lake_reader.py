@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +19,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 
 from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS
+from market_weather.job import connect
 from market_weather.job.schemas import CORRUPT_RECORD, RAW_SCHEMAS
 from market_weather.lake import LakeWriter, chunks
 from market_weather.settings import Settings
@@ -108,9 +109,16 @@ def read_window(
         for name in RAW_COLLECTIONS:
             raw[name] = read_collection(spark, settings, name, lo, hi).persist(StorageLevel.MEMORY_AND_DISK)
         yield raw
-    finally:
-        for df in raw.values():
-            df.unpersist()
+    except BaseException as exc:
+        # The run's own failure is the one to report. A Spark Connect server that went away is not asked (it
+        # cannot answer, and the next load on it clears what this one left).
+        if not connect.unavailable(exc):
+            for df in raw.values():
+                with suppress(Exception):
+                    df.unpersist()
+        raise
+    for df in raw.values():
+        df.unpersist()
 
 
 def dead_letter_rejected(db: Database, rejected: DataFrame, run_id: str) -> int:

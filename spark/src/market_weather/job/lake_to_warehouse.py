@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,9 +28,9 @@ from pymongo.database import Database
 from pyspark.sql import SparkSession
 
 from market_weather.contract import new_run_id
-from market_weather.job import lake_reader, loader, transforms
+from market_weather.job import connect, lake_reader, loader, transforms
 from market_weather.job.plan import Plan, cutoff, decide, late_window
-from market_weather.job.session import spark_session
+from market_weather.job.session import load_session
 from market_weather.job.spark_conf import application_name
 from market_weather.settings import Settings, SettingsError, get_settings
 from market_weather.times import utc_now
@@ -89,15 +90,59 @@ def plan(conn: psycopg.Connection, lake: Database, late: timedelta, clock: datet
 
 @contextmanager
 def _spark(given: SparkSession | None, settings: Settings, run_id: str) -> Iterator[SparkSession]:
-    """The session given, or the job's own for the block, named after the run in Spark's UI."""
+    """The session given (Airflow's, on the Spark Connect server), or the job's own for the block
+    (`load_session`), named after the run in Spark's UI; on the server, its jobs carry the run's id as a tag."""
     if given is not None:
-        yield given
-        return
-    own = spark_session(settings, title=application_name(run_id))
+        if connect.is_remote(given):
+            connect.prepare(given, settings)
+        session = given
+    else:
+        session = load_session(settings, title=application_name(run_id))
     try:
-        yield own
+        if connect.is_remote(session):
+            session.addTag(run_id)
+            # Loads take turns (the caller holds the job's lock): whatever an earlier load that died left
+            # cached on the server's shared cache goes before this one reads.
+            session.catalog.clearCache()
+        yield session
     finally:
-        own.stop()
+        if given is None:
+            session.stop()
+
+
+class Deadline:
+    """Interrupts a load's Spark work still running after LOAD_TIMEOUT_SECONDS, and says so in the error."""
+
+    def __init__(self, session: SparkSession, settings: Settings) -> None:
+        self.session, self.settings = session, settings
+        self.passed = False
+        self._timer = threading.Timer(settings.LOAD_TIMEOUT_SECONDS, self._interrupt)
+        self._timer.daemon = True
+
+    def _interrupt(self) -> None:
+        self.passed = True
+        log.error("the load ran for LOAD_TIMEOUT_SECONDS (%d s): interrupting it", self.settings.LOAD_TIMEOUT_SECONDS)
+        self.session.interruptAll()
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._timer.cancel()
+        if exc is None or not isinstance(exc, Exception):
+            return
+        where = connect.where(self.settings) if connect.is_remote(self.session) else "Spark"
+        if self.passed:
+            raise connect.SparkServerError(
+                f"the load ran longer than LOAD_TIMEOUT_SECONDS ({self.settings.LOAD_TIMEOUT_SECONDS} s) and was "
+                f"interrupted on {where}; nothing of it was committed"
+            ) from exc
+        if connect.is_remote(self.session) and connect.unavailable(exc):
+            raise connect.SparkServerGone(
+                f"{where} stopped answering during the load; nothing of it was committed, and a new try "
+                "starts over once the server is back"
+            ) from exc
 
 
 def run(spark: SparkSession | None = None, settings: Settings | None = None, run_id: str | None = None) -> RunSummary:
@@ -130,14 +175,15 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         with runs.failure_recorded(conn, run_id):
             with phase("spark_start"):
                 session = stack.enter_context(_spark(spark, settings, run_id))
-            with phase("read"):
-                raw = stack.enter_context(lake_reader.read_window(session, settings, lo, hi))
-                rows_read = sum(df.count() for df in raw.values())
-            with phase("reject"):
-                out = transforms.to_warehouse(raw)
-                rows_rejected = lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
-            with phase("load"):
-                merged = loader.load(conn, settings, run_id, out.tables, hi, rows_read, rows_rejected)
+            with Deadline(session, settings):
+                with phase("read"):
+                    raw = stack.enter_context(lake_reader.read_window(session, settings, lo, hi))
+                    rows_read = sum(df.count() for df in raw.values())
+                with phase("reject"):
+                    out = transforms.to_warehouse(raw)
+                    rows_rejected = lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
+                with phase("load"):
+                    merged = loader.load(conn, settings, run_id, out.tables, hi, rows_read, rows_rejected)
     log.info(
         "run %s: %d read, %d written, %d rejected; seconds %s",
         run_id,

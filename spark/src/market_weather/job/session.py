@@ -1,4 +1,4 @@
-"""The job's SparkSession, built from the same settings as its submission."""
+"""The job's SparkSession: a session on the Spark Connect server, or an in-process Spark."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from market_weather.job import connect
 from market_weather.job.spark_conf import APP_NAME, SPARK_CONF, job_jars
 from market_weather.settings import SparkSettings
 
@@ -36,18 +37,23 @@ def _standard_error_to(path: Path) -> Iterator[None]:
         os.close(saved)
 
 
+def load_session(settings: SparkSettings, title: str) -> SparkSession:
+    """A load's session where SPARK_LOAD_SESSION says: a session of its own on the Spark Connect server (`connect`,
+    or `auto` when the server answers), else an in-process Spark on SPARK_MASTER named `title`."""
+    choice = settings.SPARK_LOAD_SESSION
+    if choice == "connect" or (choice == "auto" and connect.answers(settings)):
+        return connect.remote_session(settings)
+    return spark_session(settings, title=title)
+
+
 def spark_session(
     settings: SparkSettings, app_name: str = APP_NAME, *, title: str | None = None, **conf: str
 ) -> SparkSession:
-    """A session with the job's settings, named `title` (else `app_name`) in Spark's UIs; a JVM started
-    here logs to `spark_log_path`, not the terminal."""
+    """An in-process Spark with the job's settings on SPARK_MASTER, named `title` (else `app_name`) in Spark's UIs;
+    its JVM logs to `spark_log_path`, not the terminal."""
     builder = SparkSession.builder
     for key, value in {**SPARK_CONF, **conf}.items():
         builder = builder.config(key, value)
-    if "PYSPARK_GATEWAY_PORT" in os.environ:
-        # Under spark-submit (the scheduler's way) master, jars, the log and the application's name (its
-        # DAG and run) come from the submission.
-        return builder.getOrCreate()
     builder = builder.appName(title or app_name).master(settings.SPARK_MASTER)
     jars = job_jars(settings.SPARK_JARS_DIR)
     if jars:

@@ -1,0 +1,187 @@
+"""The loads on Spark's Connect server, for real: each a session of its own that leaves nothing to the next, and
+the faults a user meets (a server down, a server killed mid-load, a load that hangs) each ending the load with
+one clear line, nothing committed of it, no run left `running`, and a next load that loads it all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+import requests
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
+
+from market_weather.job import connect, lake_to_warehouse
+from market_weather.job.connect import SparkServerError
+from market_weather.stack import lake_server
+from market_weather.stack.ports import free_port
+from tests.integration.test_pipeline import expected_ohlc, expected_prices, fill_lake
+
+
+def on_server(settings, **overrides):
+    return settings.model_copy(update={"SPARK_LOAD_SESSION": "connect", **overrides})
+
+
+def cached_on_server(settings) -> list[dict]:
+    """What the server's Spark holds cached (its UI's storage list), for every session at once."""
+    ui = f"http://127.0.0.1:{settings.SPARK_CONNECT_UI_PORT}/api/v1/applications"
+    (app,) = requests.get(ui, timeout=5).json()
+    return requests.get(f"{ui}/{app['id']}/storage/rdd", timeout=5).json()
+
+
+def run_status(pg, run_id: str) -> tuple[str, str | None]:
+    row = pg.execute("SELECT status, message FROM etl_runs WHERE run_id = %s", [run_id]).fetchone()
+    return row if row else ("absent", None)
+
+
+@contextmanager
+def load_in_background(settings, run_id: str):
+    """The job's run in a thread; yields a dict that holds its summary or its error once it ends."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["summary"] = lake_to_warehouse.run(settings=settings, run_id=run_id)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        thread.join(timeout=180)
+        assert not thread.is_alive(), "the load did not end"
+
+
+def wait_running(pg, run_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while run_status(pg, run_id)[0] != "running":
+        assert time.monotonic() < deadline, "the load never started"
+        time.sleep(0.02)
+
+
+def assert_warehouse_matches_the_lake(pg, lake) -> None:
+    prices = expected_prices(lake)
+    stored = {(a, t): p for a, t, p in pg.execute("SELECT asset_id, observed_at, price_usd FROM asset_prices")}
+    assert stored == prices
+    ohlc = {
+        (a, i, b): (o, h, lo, c, n)
+        for a, i, b, o, h, lo, c, n in pg.execute(
+            "SELECT asset_id, interval, bucket_start, open, high, low, close, points FROM asset_ohlc"
+        )
+    }
+    assert ohlc == expected_ohlc(prices)
+
+
+def test_each_load_is_a_session_of_its_own_that_leaves_nothing_to_the_next(settings, connect_server, writer, lake, pg):
+    # What a load that died would leave: a view, a setting and a cached frame in its session.
+    url = connect.url(settings)
+    earlier = SparkSession.builder.remote(url).create()
+    earlier.range(5).createOrReplaceTempView("earlier_load")
+    earlier.conf.set("spark.sql.shuffle.partitions", "3")
+    earlier.range(1000).persist(StorageLevel.MEMORY_AND_DISK).count()
+    assert cached_on_server(settings), "the server holds the earlier session's frame"
+    earlier.client.close()  # gone without a word, as a killed task goes
+
+    fill_lake(settings, writer)
+    summary = lake_to_warehouse.run(settings=on_server(settings), run_id="connect-1")
+
+    assert summary.status == "success" and summary.rows_read > 0
+    assert_warehouse_matches_the_lake(pg, lake)
+    assert cached_on_server(settings) == [], "neither the earlier frame nor the load's own are kept"
+    later = SparkSession.builder.remote(url).create()
+    try:
+        assert [t.name for t in later.catalog.listTables()] == []
+        assert later.conf.get("spark.sql.shuffle.partitions") == "8", "the job's setting, not the earlier session's"
+    finally:
+        later.stop()
+
+
+def test_make_load_uses_the_server_when_it_answers_and_local_spark_otherwise(settings, connect_server, monkeypatch):
+    from market_weather.job import session as sessions
+
+    opened: list[str] = []
+    monkeypatch.setattr(sessions.connect, "remote_session", lambda s: opened.append("server"))
+    monkeypatch.setattr(sessions, "spark_session", lambda s, **kw: opened.append("local"))
+    sessions.load_session(settings, "t")  # auto, the server up
+    sessions.load_session(settings.model_copy(update={"SPARK_CONNECT_PORT": free_port()}), "t")  # auto, none
+    sessions.load_session(settings.model_copy(update={"SPARK_LOAD_SESSION": "local"}), "t")
+    assert opened == ["server", "local", "local"]
+
+
+def test_a_load_on_a_server_that_does_not_answer_fails_in_seconds_naming_its_port(settings, writer, pg):
+    fill_lake(settings, writer)
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(SparkServerError) as failed:
+        lake_to_warehouse.run(settings=on_server(settings, SPARK_CONNECT_PORT=port), run_id="connect-down")
+    assert time.monotonic() - started < 15
+    message = str(failed.value)
+    assert f"sc://127.0.0.1:{port}" in message and f"SPARK_CONNECT_PORT={port}" in message
+    assert "make run" in message and "\n" not in message
+    status, recorded = run_status(pg, "connect-down")
+    assert status == "failed" and f"SPARK_CONNECT_PORT={port}" in (recorded or "")
+    assert pg.execute("SELECT count(*) FROM asset_prices").fetchone()[0] == 0
+
+
+def test_a_load_whose_server_is_killed_fails_with_one_line_and_the_next_loads_everything(
+    settings, connect_server, writer, lake, pg
+):
+    fill_lake(settings, writer)
+    with load_in_background(on_server(settings), "connect-killed") as outcome:
+        wait_running(pg, "connect-killed")
+        time.sleep(1.5)  # inside the load's Spark work
+        assert connect_server.process is not None
+        connect_server.process.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+    assert time.monotonic() - killed_at < 30, "it fails in seconds, not after the client's own minutes of retries"
+    error = outcome.get("error")
+    assert isinstance(error, SparkServerError), outcome
+    assert str(error).startswith(f"the Spark Connect server at {connect.url(settings)}")
+    assert "stopped answering" in str(error)
+    status, recorded = run_status(pg, "connect-killed")
+    assert status == "failed" and "stopped answering" in (recorded or "")
+    assert pg.execute("SELECT count(*) FROM asset_prices").fetchone()[0] == 0, "nothing of it committed"
+
+    connect_server.ensure_running()  # the stack's supervisor (or compose's restart policy) does this
+    summary = lake_to_warehouse.run(settings=on_server(settings), run_id="connect-retried")
+    assert summary.status == "success" and summary.watermark_from is None, "the retry reads the whole window again"
+    assert_warehouse_matches_the_lake(pg, lake)
+    assert pg.execute("SELECT count(*) FROM etl_runs WHERE status = 'running'").fetchone()[0] == 0
+
+
+def test_a_load_that_hangs_on_the_server_is_interrupted_at_its_timeout(settings, connect_server, stack, writer, pg):
+    """The lake stops answering as the load starts to read it: the server's read waits (its driver would for 30 s
+    more), and the load is interrupted after LOAD_TIMEOUT_SECONDS, recorded failed while the lake is still
+    stopped."""
+    fill_lake(settings, writer)
+    lake_pid = stack.supervisor.pid("lake")
+    short = on_server(settings, LOAD_TIMEOUT_SECONDS=10)
+    with load_in_background(short, "connect-hung") as outcome:
+        wait_running(pg, "connect-hung")
+        os.kill(lake_pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        try:
+            while run_status(pg, "connect-hung")[0] == "running" and time.monotonic() - stopped_at < 60:
+                time.sleep(0.1)
+            ended_after = time.monotonic() - stopped_at
+        finally:
+            os.kill(lake_pid, signal.SIGCONT)
+    error = outcome.get("error")
+    assert isinstance(error, SparkServerError), outcome
+    assert str(error) == (
+        f"the load ran longer than LOAD_TIMEOUT_SECONDS (10 s) and was interrupted on {connect.where(settings)}; "
+        "nothing of it was committed"
+    )
+    assert 9 < ended_after < 40
+    status, recorded = run_status(pg, "connect-hung")
+    assert status == "failed" and "LOAD_TIMEOUT_SECONDS" in (recorded or "")
+    lake_server.check(settings, lake_server.chosen(settings))  # the lake answers again
+    # The server is free for the next load, which loads everything.
+    summary = lake_to_warehouse.run(settings=on_server(settings), run_id="connect-after-hang")
+    assert summary.status == "success"
