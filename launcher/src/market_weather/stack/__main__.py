@@ -49,7 +49,7 @@ def run() -> None:
         typer.echo(f"  {name:<14} http://127.0.0.1:{port}   login {login}, password {password} in .env")
     typer.echo(
         f"  Dashboard      http://127.0.0.1:{s.DASHBOARD_PORT}   markets, weather and air, pipeline health (no login)\n"
-        f"  Spark master   http://127.0.0.1:{s.SPARK_MASTER_UI_PORT}   the worker and the loads' application (no login)\n"
+        f"  Spark master   http://127.0.0.1:{s.SPARK_MASTER_UI_PORT}   the worker, the loads' server (no login)\n"
         f"  Spark Connect  http://127.0.0.1:{s.SPARK_CONNECT_UI_PORT}   each load's jobs, a session each (no login)\n"
         f"  PostgreSQL     127.0.0.1:{s.POSTGRES_PORT} database {s.POSTGRES_DB}, user {s.POSTGRES_USER}\n"
         f"  lake           {lake_server.where(s)}\n"
