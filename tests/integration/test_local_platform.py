@@ -228,13 +228,16 @@ def test_a_killed_spark_connect_server_comes_back_and_the_load_retries_losing_no
         time.sleep(2)  # inside its Spark work
         os.kill(platform.supervisor.pid("spark_connect"), signal.SIGKILL)
 
+        def recorded() -> tuple[str, str]:
+            found = conn.execute("SELECT status, message FROM etl_runs WHERE run_id = %s", [run_id]).fetchone()
+            assert found is not None
+            return found
+
         deadline = time.monotonic() + 60
-        while (found := conn.execute("SELECT status, message FROM etl_runs WHERE run_id = %s", [run_id]).fetchone())[
-            0
-        ] == "running":
+        while recorded()[0] == "running":
             assert time.monotonic() < deadline, "the killed try never ended"
             time.sleep(0.5)
-        status, message = found
+        status, message = recorded()
         assert status == "failed" and message.startswith("SparkServerGone: the Spark Connect server at "), message
 
         platform.wait_healthy(("spark_connect",), timeout=120)  # supervisord started it again
