@@ -749,7 +749,7 @@ class Bench:
             runs.record_start(conn, "bench-load", None)
             staged = merge.create_staging(conn, "bench-load")
             with timed(times, "staging"):
-                loader.write_staging(df, staged["asset_prices"], settings)
+                loader.copy_staging(conn, df, staged["asset_prices"])
             with timed(times, "merge"):
                 merge.merge_and_commit(conn, "bench-load", staged, None, m, 0)
             times["ours"] = times["staging"] + times["merge"]

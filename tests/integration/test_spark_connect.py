@@ -6,24 +6,49 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 
-import pytest
 import requests
+from psycopg import sql
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
 
+from market_weather.contract import DATA_TABLES, WAREHOUSE_TABLES
 from market_weather.job import connect, lake_to_warehouse
-from market_weather.job.connect import SparkServerError
+from market_weather.settings import PROJECT_ROOT
 from market_weather.stack import lake_server
 from market_weather.stack.ports import free_port
+from tests.conftest import run_module
 from tests.integration.test_pipeline import expected_ohlc, expected_prices, fill_lake
 
 
-def on_server(settings, **overrides):
-    return settings.model_copy(update={"SPARK_LOAD_SESSION": "connect", **overrides})
+def load_env(settings, **overrides) -> dict[str, str]:
+    """`make load`'s environment against the test stack, its load on the Spark Connect server."""
+    return {**os.environ, **settings.as_environment(), "SPARK_LOAD_SESSION": "connect", **overrides}
+
+
+def make_load(settings, run_id: str, **overrides) -> subprocess.CompletedProcess:
+    """`make load` (`python -m market_weather.job.lake_to_warehouse`): a process of its own, as every load is
+    (a process that opened a session on the server builds remote columns from then on)."""
+    env = load_env(settings, **{name: str(value) for name, value in overrides.items()})
+    return run_module(env, "market_weather.job.lake_to_warehouse", "--run-id", run_id, timeout=300)
+
+
+def failure_line(result: subprocess.CompletedProcess) -> str:
+    """The job's last line on failure, the cause on one line."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "run failed: " in last, result.stderr[-3000:]
+    return last.split("run failed: ", 1)[1]
+
+
+def remote(settings):
+    """A session on the server opened from this process, without putting it in Spark Connect's mode."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    return RemoteSession.builder.remote(connect.url(settings)).create()
 
 
 def cached_on_server(settings) -> list[dict]:
@@ -39,23 +64,22 @@ def run_status(pg, run_id: str) -> tuple[str, str | None]:
 
 
 @contextmanager
-def load_in_background(settings, run_id: str):
-    """The job's run in a thread; yields a dict that holds its summary or its error once it ends."""
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["summary"] = lake_to_warehouse.run(settings=settings, run_id=run_id)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
+def load_in_background(settings, run_id: str, **overrides):
+    """`make load` started; yields its process, which has ended when the block does."""
+    env = load_env(settings, **{name: str(value) for name, value in overrides.items()})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "market_weather.job.lake_to_warehouse", "--run-id", run_id],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        yield outcome
+        yield process
     finally:
-        thread.join(timeout=180)
-        assert not thread.is_alive(), "the load did not end"
+        out, err = process.communicate(timeout=180)
+        process.result = subprocess.CompletedProcess(process.args, process.returncode, out, err)  # type: ignore[attr-defined]
 
 
 def wait_running(pg, run_id: str, timeout: float = 60) -> None:
@@ -80,8 +104,7 @@ def assert_warehouse_matches_the_lake(pg, lake) -> None:
 
 def test_each_load_is_a_session_of_its_own_that_leaves_nothing_to_the_next(settings, connect_server, writer, lake, pg):
     # What a load that died would leave: a view, a setting and a cached frame in its session.
-    url = connect.url(settings)
-    earlier = SparkSession.builder.remote(url).create()
+    earlier = remote(settings)
     earlier.range(5).createOrReplaceTempView("earlier_load")
     earlier.conf.set("spark.sql.shuffle.partitions", "3")
     earlier.range(1000).persist(StorageLevel.MEMORY_AND_DISK).count()
@@ -89,17 +112,40 @@ def test_each_load_is_a_session_of_its_own_that_leaves_nothing_to_the_next(setti
     earlier.client.close()  # gone without a word, as a killed task goes
 
     fill_lake(settings, writer)
-    summary = lake_to_warehouse.run(settings=on_server(settings), run_id="connect-1")
+    result = make_load(settings, "connect-1")
 
-    assert summary.status == "success" and summary.rows_read > 0
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert run_status(pg, "connect-1")[0] == "success"
     assert_warehouse_matches_the_lake(pg, lake)
     assert cached_on_server(settings) == [], "neither the earlier frame nor the load's own are kept"
-    later = SparkSession.builder.remote(url).create()
+    later = remote(settings)
     try:
         assert [t.name for t in later.catalog.listTables()] == []
         assert later.conf.get("spark.sql.shuffle.partitions") == "8", "the job's setting, not the earlier session's"
     finally:
         later.stop()
+
+
+def warehouse_contents(pg) -> dict[str, list[tuple]]:
+    return {
+        table.name: sorted(pg.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table.name))).fetchall())
+        for table in DATA_TABLES
+    }
+
+
+def test_a_load_on_the_server_writes_exactly_what_an_in_process_load_writes(
+    settings, connect_server, writer, pg, spark
+):
+    """The job's code runs unchanged on a remote session: the same lake gives the same warehouse, value for value
+    (each through its own way of staging: the server's Arrow batches, or the in-process Spark's rows)."""
+    fill_lake(settings, writer)
+    lake_to_warehouse.run(spark, settings, run_id="in-process")
+    in_process = warehouse_contents(pg)
+    assert all(in_process.values()), "every table filled"
+    pg.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(t.name) for t in WAREHOUSE_TABLES)))
+
+    assert make_load(settings, "on-server").returncode == 0
+    assert warehouse_contents(pg) == in_process
 
 
 def test_make_load_uses_the_server_when_it_answers_and_local_spark_otherwise(settings, connect_server, monkeypatch):
@@ -118,12 +164,14 @@ def test_a_load_on_a_server_that_does_not_answer_fails_in_seconds_naming_its_por
     fill_lake(settings, writer)
     port = free_port()
     started = time.monotonic()
-    with pytest.raises(SparkServerError) as failed:
-        lake_to_warehouse.run(settings=on_server(settings, SPARK_CONNECT_PORT=port), run_id="connect-down")
-    assert time.monotonic() - started < 15
-    message = str(failed.value)
-    assert f"sc://127.0.0.1:{port}" in message and f"SPARK_CONNECT_PORT={port}" in message
-    assert "make run" in message and "\n" not in message
+    result = make_load(settings, "connect-down", SPARK_CONNECT_PORT=port)
+    assert time.monotonic() - started < 30, "seconds, with the job's own start"
+    line = failure_line(result)
+    assert line == (
+        f"SparkServerGone: the Spark Connect server at sc://127.0.0.1:{port} (SPARK_CONNECT_PORT={port}) does not "
+        "answer: start it with `make run` (or compose's spark-connect service), or run the load in-process with "
+        "SPARK_LOAD_SESSION=local"
+    )
     status, recorded = run_status(pg, "connect-down")
     assert status == "failed" and f"SPARK_CONNECT_PORT={port}" in (recorded or "")
     assert pg.execute("SELECT count(*) FROM asset_prices").fetchone()[0] == 0
@@ -133,24 +181,22 @@ def test_a_load_whose_server_is_killed_fails_with_one_line_and_the_next_loads_ev
     settings, connect_server, writer, lake, pg
 ):
     fill_lake(settings, writer)
-    with load_in_background(on_server(settings), "connect-killed") as outcome:
+    with load_in_background(settings, "connect-killed") as load:
         wait_running(pg, "connect-killed")
         time.sleep(1.5)  # inside the load's Spark work
         assert connect_server.process is not None
         connect_server.process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
     assert time.monotonic() - killed_at < 30, "it fails in seconds, not after the client's own minutes of retries"
-    error = outcome.get("error")
-    assert isinstance(error, SparkServerError), outcome
-    assert str(error).startswith(f"the Spark Connect server at {connect.url(settings)}")
-    assert "stopped answering" in str(error)
+    line = failure_line(load.result)
+    assert line.startswith(f"SparkServerGone: the Spark Connect server at {connect.url(settings)}")
+    assert "stopped answering during the load; nothing of it was committed" in line
     status, recorded = run_status(pg, "connect-killed")
     assert status == "failed" and "stopped answering" in (recorded or "")
     assert pg.execute("SELECT count(*) FROM asset_prices").fetchone()[0] == 0, "nothing of it committed"
 
     connect_server.ensure_running()  # the stack's supervisor (or compose's restart policy) does this
-    summary = lake_to_warehouse.run(settings=on_server(settings), run_id="connect-retried")
-    assert summary.status == "success" and summary.watermark_from is None, "the retry reads the whole window again"
+    assert make_load(settings, "connect-retried").returncode == 0
     assert_warehouse_matches_the_lake(pg, lake)
     assert pg.execute("SELECT count(*) FROM etl_runs WHERE status = 'running'").fetchone()[0] == 0
 
@@ -161,8 +207,7 @@ def test_a_load_that_hangs_on_the_server_is_interrupted_at_its_timeout(settings,
     stopped."""
     fill_lake(settings, writer)
     lake_pid = stack.supervisor.pid("lake")
-    short = on_server(settings, LOAD_TIMEOUT_SECONDS=10)
-    with load_in_background(short, "connect-hung") as outcome:
+    with load_in_background(settings, "connect-hung", LOAD_TIMEOUT_SECONDS=10) as load:
         wait_running(pg, "connect-hung")
         os.kill(lake_pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
@@ -172,16 +217,13 @@ def test_a_load_that_hangs_on_the_server_is_interrupted_at_its_timeout(settings,
             ended_after = time.monotonic() - stopped_at
         finally:
             os.kill(lake_pid, signal.SIGCONT)
-    error = outcome.get("error")
-    assert isinstance(error, SparkServerError), outcome
-    assert str(error) == (
-        f"the load ran longer than LOAD_TIMEOUT_SECONDS (10 s) and was interrupted on {connect.where(settings)}; "
-        "nothing of it was committed"
+    assert failure_line(load.result) == (
+        f"SparkServerError: the load ran longer than LOAD_TIMEOUT_SECONDS (10 s) and was interrupted on "
+        f"{connect.where(settings)}; nothing of it was committed"
     )
     assert 9 < ended_after < 40
     status, recorded = run_status(pg, "connect-hung")
     assert status == "failed" and "LOAD_TIMEOUT_SECONDS" in (recorded or "")
     lake_server.check(settings, lake_server.chosen(settings))  # the lake answers again
     # The server is free for the next load, which loads everything.
-    summary = lake_to_warehouse.run(settings=on_server(settings), run_id="connect-after-hang")
-    assert summary.status == "success"
+    assert make_load(settings, "connect-after-hang").returncode == 0

@@ -95,7 +95,9 @@ def server_command(settings: SparkSettings, master: str, bind: str) -> list[str]
 
 
 def remote_session(settings: SparkSettings) -> SparkSession:
-    """A new session of its own on the server (never one shared with another load)."""
+    """A new session of its own on the server (never one shared with another load). Spark's builder puts this
+    process in Spark Connect's mode for good (pyspark's functions build remote columns from then on): a
+    process holds remote sessions or an in-process Spark, not both."""
     from pyspark.sql import SparkSession
 
     session = SparkSession.builder.remote(url(settings)).create()
@@ -143,9 +145,13 @@ def unavailable(exc: BaseException) -> bool:
 
 def check(settings: SparkSettings) -> str:
     """The server answers a session: its Spark version, or SparkServerError."""
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
     if not answers(settings, timeout=2):
         raise SparkServerError(f"{where(settings)} refuses connections")
-    session = remote_session(settings)
+    # Spark Connect's own builder, which leaves the calling process's mode alone (the launcher, a test).
+    session = RemoteSession.builder.remote(url(settings)).create()
+    prepare(session, settings)
     try:
         version = session.version
     finally:
