@@ -3,10 +3,12 @@
 plan: the window of write times to read, or nothing (job.plan);
 read: the raw collections in that window, with explicit schemas (job.lake_reader);
 transform: raw frames -> warehouse tables and rejects (job.transforms); rejects go to dead_letters;
-load: staging tables over JDBC, then one transaction merges them, recomputes the touched OHLC buckets
-      and records the run with its new watermark (job.loader, warehouse.merge).
+load: staging tables by COPY of the tables' Arrow batches, then one transaction merges them, recomputes the
+      touched OHLC buckets and records the run with its new watermark (job.loader, warehouse.merge).
 
-Run it as `python -m market_weather.job.lake_to_warehouse` or through spark-submit.
+Spark's independent actions (the counts, the tables' streams) run side by side. Airflow runs it in a session of
+its own on the Spark Connect server (`job.connect`); `python -m market_weather.job.lake_to_warehouse` (`make load`)
+does too when the server answers, and runs an in-process Spark otherwise (SPARK_LOAD_SESSION).
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             with Deadline(session, settings):
                 with phase("read"):
                     raw = stack.enter_context(lake_reader.read_window(session, settings, lo, hi))
-                    rows_read = sum(df.count() for df in raw.values())
+                    rows_read = sum(loader.concurrently([df.count for df in raw.values()]))
                 with phase("reject"):
                     out = transforms.to_warehouse(raw)
                     rows_rejected = lake_reader.dead_letter_rejected(lake, out.rejected, run_id)

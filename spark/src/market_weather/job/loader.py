@@ -8,9 +8,12 @@ That replaces one JDBC connection per partition and table, batched INSERTs, and 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -25,6 +28,10 @@ from market_weather.lake import chunks
 from market_weather.settings import Settings
 from market_weather.warehouse import merge
 
+T = TypeVar("T")
+# Arrow batches a frame's fetching thread holds ahead of the COPY that takes them (a server's are 4 MB at most).
+PREFETCH_BATCHES = 4
+_END = object()
 # Rows per Arrow table built from an in-process Spark's rows (a Spark Connect server sends its own batches).
 LOCAL_BATCH_ROWS = 20_000
 # Strings are always quoted, so an empty string stays one; an unquoted empty field is NULL in PostgreSQL's CSV.
@@ -55,20 +62,74 @@ def arrow_batches(df: DataFrame) -> Iterator[pa.Table]:
         yield pa.Table.from_pylist([row.asDict() for row in rows], schema=text)
 
 
-def copy_staging(conn: psycopg.Connection, df: DataFrame, table: str) -> int:
-    """Copy `df` into the staging table `schema.table` (its columns by name); the rows copied."""
+def copy_staging(conn: psycopg.Connection, df: DataFrame, table: str, batches: Iterable[pa.Table] | None = None) -> int:
+    """Copy `df` (or the `batches` already streaming from it) into the staging table `schema.table`, its columns
+    by name; the rows copied."""
     schema, name = table.split(".", 1)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         sql.Identifier(schema, name), sql.SQL(", ").join(map(sql.Identifier, df.columns))
     )
     copied = 0
     with conn.cursor() as cur, cur.copy(statement) as copy:
-        for batch in arrow_batches(df):
+        for batch in arrow_batches(df) if batches is None else batches:
             buffer = io.BytesIO()
             pacsv.write_csv(batch, buffer, CSV_OPTIONS)
             copy.write(buffer.getbuffer())
             copied += batch.num_rows
     return copied
+
+
+class Prefetched:
+    """Every frame's Arrow batches, fetched from Spark at once (a thread each, a few batches ahead), while the
+    job copies them into PostgreSQL one table after the other: a small load waits for Spark's slowest frame
+    rather than for the sum of them all, and memory holds at most PREFETCH_BATCHES per frame."""
+
+    def __init__(self, frames: dict[str, DataFrame]) -> None:
+        self._queues: dict[str, queue.Queue] = {name: queue.Queue(PREFETCH_BATCHES) for name in frames}
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._fetch, args=(df, self._queues[name]), daemon=True, name=f"fetch {name}")
+            for name, df in frames.items()
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _fetch(self, df: DataFrame, out: queue.Queue) -> None:
+        try:
+            for batch in arrow_batches(df):
+                while not self._stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            out.put(_END)
+        except BaseException as exc:
+            out.put(exc)
+
+    def batches(self, name: str) -> Iterator[pa.Table]:
+        while (item := self._queues[name].get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop fetching (a failed load): each thread ends at its next batch."""
+        self._stop.set()
+        for q in self._queues.values():
+            while not q.empty():
+                q.get_nowait()
+
+
+def concurrently(calls: list[Callable[[], T]]) -> list[T]:
+    """Spark actions run side by side, in the order given: small jobs mostly wait on scheduling, so a load of a
+    few documents takes about its slowest action rather than their sum."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="spark-action") as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 def load(
@@ -82,8 +143,12 @@ def load(
 ) -> merge.MergeResult:
     """Stage every table, then merge them and record the run's success with its watermark, all or nothing."""
     with merge.staging_tables(conn, run_id) as staged:
-        for name, df in tables.items():
-            copy_staging(conn, df, staged[name])
+        fetching = Prefetched(tables)
+        try:
+            for name, df in tables.items():
+                copy_staging(conn, df, staged[name], fetching.batches(name))
+        finally:
+            fetching.close()
         return merge.merge_and_commit(
             conn, run_id, staged, watermark_to, rows_read, rows_rejected, settings.OPENWEATHER_LOCATIONS
         )
