@@ -17,8 +17,9 @@ job keeps its executors free of Python, and these tests fail when it gains some:
 - the job's sources use none of the APIs that run Python on executors, those that do not show in
   a DataFrame plan (RDD operations, createDataFrame, ...) above all.
 
-Each detector is shown to catch what it looks for, so a pass means something. The staging write
-(loader) is a JDBC data source, JVM code, and needs the warehouse: it is not run here.
+Each detector is shown to catch what it looks for, so a pass means something. The staging (loader)
+streams each table to the job as Arrow batches, made in the JVM, and needs the warehouse: it is not run
+here.
 """
 
 from __future__ import annotations

@@ -137,10 +137,6 @@ class WarehouseSettings(WarehouseReaderSettings):
         """Keyword arguments for psycopg.connect as the owner."""
         return self._conninfo(self.POSTGRES_USER, self.POSTGRES_PASSWORD)
 
-    @property
-    def jdbc_url(self) -> str:
-        return f"jdbc:postgresql://{self.POSTGRES_HOST}:{self.POSTGRES_PORT}/{self.POSTGRES_DB}"
-
 
 class ApiSettings(SettingsGroup):
     """CoinCap and OpenWeather: keys, addresses, what to fetch, and live or simulated."""

@@ -60,7 +60,7 @@ class Program:
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     stopsignal: str = "TERM"
-    whole_group: bool = True  # stop and kill its children with it (a task's spark-submit, say)
+    whole_group: bool = True  # stop and kill its children with it (a task's load, say)
     autostart: bool = True  # False: started once the databases it needs are set up
 
 

@@ -195,7 +195,7 @@ class LocalStack:
         pid_file = self.state_dir / "supervisord.pid"
         pid = int(pid_file.read_text()) if pid_file.exists() else None
         started = processes.descendants(pid) if pid else []
-        # Airflow runs each task in a session of its own (a load's spark-submit and driver, say), out of
+        # Airflow runs each task in a session of its own (a load and its Spark Connect client, say), out of
         # reach of its program's process group. Tasks first, then Airflow, while the databases answer.
         airflow = [name for name in airflow_local.COMPONENTS if name in self.supervisor.states()]
         processes.terminate([task for name in airflow for task in processes.in_own_sessions(self.supervisor.pid(name))])

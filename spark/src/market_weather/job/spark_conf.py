@@ -27,9 +27,8 @@ SPARK_CONF = {
 
 
 def application_name(*started_by: str) -> str:
-    """How Spark's UIs name one run of the job: the job, then what started it (a DAG and its run, or the
-    run's id), so a backfill's load is told from a scheduled one at a glance. ASCII alone: spark-submit
-    passes the name on its command line, which a JVM under a C locale would read as ASCII."""
+    """How Spark's UIs name an in-process run of the job (`make load` without the server): the job, then what
+    started it (the run's id). ASCII alone, as a JVM under a C locale reads its arguments."""
     return " / ".join((APP_NAME, *started_by))
 
 
