@@ -18,7 +18,8 @@ import bson
 from bson import ObjectId
 from bson.errors import InvalidDocument
 from bson.raw_bson import RawBSONDocument
-from pymongo import ASCENDING, InsertOne
+from pymongo import ASCENDING
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
@@ -39,11 +40,16 @@ DEAD_LETTER_PAYLOAD_MAX_BYTES = 1024 * 1024
 
 def ensure_lake_indexes(db: Database) -> None:
     for name in RAW_COLLECTIONS:
-        db[name].create_index([(f, ASCENDING) for f in RAW_UNIQUE_KEY], unique=True, name="entity_observed_unique")
-        db[name].create_index([(FETCHED_AT, ASCENDING)], name=FETCHED_AT)
-        # The job reads in write order, by `_id` ranges; SecantusDB plans those on this index, not on `_id_`.
-        db[name].create_index([("_id", ASCENDING), (FETCHED_AT, ASCENDING)], name=WRITE_ORDER_INDEX)
+        ensure_raw_indexes(db[name])
     db[DEAD_LETTERS].create_index([(FETCHED_AT, ASCENDING)], name=FETCHED_AT)
+
+
+def ensure_raw_indexes(collection: Collection) -> None:
+    """A raw collection's indexes: its unique key, `fetched_at`, and the write order the job reads in."""
+    collection.create_index([(f, ASCENDING) for f in RAW_UNIQUE_KEY], unique=True, name="entity_observed_unique")
+    collection.create_index([(FETCHED_AT, ASCENDING)], name=FETCHED_AT)
+    # The job reads in write order, by `_id` ranges; SecantusDB plans those on this index, not on `_id_`.
+    collection.create_index([("_id", ASCENDING), (FETCHED_AT, ASCENDING)], name=WRITE_ORDER_INDEX)
 
 
 def _at(path: tuple, why: str) -> str:
@@ -179,8 +185,8 @@ class LakeWriter:
         if not documents:
             return
         try:
-            result = self.db[collection].bulk_write([InsertOne(doc) for doc in documents], ordered=False)
-            counts.inserted += result.inserted_count
+            self.db[collection].insert_many(documents, ordered=False)
+            counts.inserted += len(documents)
         except BulkWriteError as exc:
             errors = exc.details["writeErrors"]
             others = [e for e in errors if e["code"] != DUPLICATE_KEY]
