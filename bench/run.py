@@ -55,9 +55,8 @@ from pymongo import MongoClient
 from pyspark.sql import types as T
 
 from market_weather.contract import ASSET_PRICES, COINCAP_HISTORY
-from market_weather.job import loader
-from market_weather.job.session import spark_session
-from market_weather.lake import LakeWriter, ensure_lake_indexes
+from market_weather.job import connect, loader
+from market_weather.lake import LakeWriter, ensure_lake_indexes, ensure_raw_indexes
 from market_weather.producer import commands, records
 from market_weather.producer.simulated import SimulatedCoinCap
 from market_weather.settings import PROJECT_ROOT, Location, Settings, get_settings
@@ -245,14 +244,15 @@ class Measured(NamedTuple):
     seconds: float  # wall time
     peak_mb: float  # peak RSS of the process tree
     stdout: str
+    beside_peak_mb: float = 0.0  # peak RSS of the process tree watched beside it (the Spark Connect server)
 
 
-def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
-    """Run a command to its end, measured. Interrupted, the bench ends the command too rather than leave
-    it running."""
+def run_measured(argv: list[str], env: dict[str, str], beside: int | None = None) -> Measured:
+    """Run a command to its end, measured, and the process tree `beside` (a pid) while it runs. Interrupted,
+    the bench ends the command too rather than leave it running."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with PeakRss(proc.pid) as rss:
+    with PeakRss(proc.pid) as rss, PeakRss(beside or proc.pid) as beside_rss:
         try:
             out, err = proc.communicate()
         except BaseException:
@@ -261,7 +261,7 @@ def run_measured(argv: list[str], env: dict[str, str]) -> Measured:
             raise
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{(out + err)[-3000:]}")
-    return Measured(time.perf_counter() - start, rss.peak / 2**20, out)
+    return Measured(time.perf_counter() - start, rss.peak / 2**20, out, beside_rss.peak / 2**20 if beside else 0.0)
 
 
 def running(process: psutil.Process) -> bool:
@@ -313,7 +313,6 @@ class Bench:
             COINCAP_ASSETS="bitcoin,ethereum",
             OPENWEATHER_LOCATIONS="paris:Paris:48.8566:2.3522",
             INGEST_COINCAP_SCHEDULE="* * * * *",
-            SPARK_MASTER="local[*]",
         )
         self.settings = self.stack.settings
         self.results: dict = {}
@@ -342,7 +341,8 @@ class Bench:
         return settings
 
     def env(self, settings: Settings) -> dict[str, str]:
-        return {**os.environ, **settings.as_environment(), "PYSPARK_PYTHON": sys.executable}
+        # The loads run as they run in the stack: sessions on its Spark Connect server, never in-process.
+        return {**os.environ, **settings.as_environment(), "SPARK_LOAD_SESSION": "connect"}
 
     def history(self, settings: Settings, points: int, start: datetime = START) -> int:
         """Simulated m1 history of `points` points spread over the assets, written by the producer's backfill
@@ -354,12 +354,21 @@ class Bench:
         )
         return result.inserted
 
-    def job(self, settings: Settings) -> tuple[float, float, dict]:
-        """One run of the job as the scheduler starts it: wall time, peak RSS (MB) and its run summary."""
-        seconds, peak_mb, out = run_measured(
-            [sys.executable, "-m", "market_weather.job.lake_to_warehouse"], self.env(settings)
+    def job(self, settings: Settings) -> tuple[Measured, dict]:
+        """One run of the job, a session on the stack's Spark Connect server as a scheduled load is: its wall
+        time, the peak RSS of the job's process and of the server (the loads' driver), and its run summary."""
+        measured = run_measured(
+            [sys.executable, "-m", "market_weather.job.lake_to_warehouse"],
+            self.env(settings),
+            beside=self.stack.supervisor.pid("spark_connect"),
         )
-        return seconds, peak_mb, json.loads(out[out.index("{") :])
+        return measured, json.loads(measured.stdout[measured.stdout.index("{") :])
+
+    def restart_spark_connect(self) -> None:
+        """A fresh Spark Connect server, so that its peak memory over the next load is that load's alone."""
+        self.stack.supervisor.stop_programs(["spark_connect"])
+        self.stack.supervisor.start_program("spark_connect")
+        self.stack.wait_healthy(("spark_connect",))
 
     # ----------------------------------------------------------------------------- figures
     def lake_ingest(self) -> None:
@@ -396,8 +405,7 @@ class Bench:
                 ).documents
             ]
             raw = db["raw_insert"]
-            raw.create_index([("entity_id", 1), ("observed_at", 1)], unique=True)
-            raw.create_index([("fetched_at", 1)])
+            ensure_raw_indexes(raw)  # the same work on the server as the producer's writes: the lake's indexes
             # Interleaved, one response at a time, so both paths meet the server in the same state.
             times = {"producer": 0.0, "raw": 0.0}
             offset = 0
@@ -476,7 +484,8 @@ class Bench:
         times: dict[str, float] = {}
         with timed(times, "producer"):
             points = self.history(settings, backfill_points)
-        job_s, _, summary = self.job(settings)
+        job, summary = self.job(settings)
+        job_s = job.seconds
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
             history = client[settings.MONGO_DB][COINCAP_HISTORY]
             # The job's read: an _id range (ObjectIds made since 2000: every document), the fields it reads.
@@ -508,7 +517,9 @@ class Bench:
         times: dict = {}
         with timed(times, "producer"):
             points = self.history(settings, self.scale.backfill_points)
-        job_s, _, summary = self.job(settings)
+        self.restart_spark_connect()
+        job, summary = self.job(settings)
+        job_s = job.seconds
         self.backfill_loaded_at = time.monotonic()
         total = times["producer"] + job_s
         with MongoClient(settings.MONGO_URI, document_class=dict) as client:
@@ -538,6 +549,8 @@ class Bench:
             "backfill_seconds": total,
             "backfill_producer_seconds": times["producer"],
             "backfill_job_seconds": job_s,
+            "backfill_driver_peak_rss_mb": job.beside_peak_mb,
+            "backfill_job_client_peak_rss_mb": job.peak_mb,
             "backfill_points_per_s": points / total,
             **floors,
             "backfill_floor_ratio": (points / total) / min(floors.values()),
@@ -796,11 +809,11 @@ class Bench:
         seconds: dict[str, tuple[float, float]] = {}
         for name, settings in (("backfilled", self.main), ("no_backfill", self.variant("bench_empty"))):
             self.history(settings, POST_BACKFILL_NEW_DOCS, start=later)
-            few_s, _, few = self.job(settings)
+            few, few_summary = self.job(settings)
             self.history(settings, self.scale.incremental_new, start=later + timedelta(days=30))
-            seconds[name] = (few_s, self.job(settings)[0])
-            self.results[f"post_backfill_rows_read_{name}"] = few["rows_read"]
-        idle_s, _, _ = self.job(self.main)
+            seconds[name] = (few.seconds, self.job(settings)[0].seconds)
+            self.results[f"post_backfill_rows_read_{name}"] = few_summary["rows_read"]
+        idle_s = self.job(self.main)[0].seconds
         (few_on_top, many_on_top), (few_alone, many_alone) = seconds["backfilled"], seconds["no_backfill"]
         self.results |= {
             "post_backfill_new_docs": POST_BACKFILL_NEW_DOCS,
@@ -821,7 +834,7 @@ class Bench:
         for label, points in zip(("small_volume", "large_volume"), self.scale.memory_points, strict=True):
             settings = self.variant(f"bench_mem_{label}")
             end = START + timedelta(minutes=points // len(ASSETS))
-            _, producer_mb, _ = run_measured(
+            producer_mb = run_measured(
                 [
                     sys.executable,
                     "-m",
@@ -838,20 +851,26 @@ class Bench:
                     ",".join(ASSETS),
                 ],
                 self.env(settings),
-            )
-            _, driver_mb, _ = self.job(settings)
+            ).peak_mb
+            self.restart_spark_connect()
+            job, _ = self.job(settings)
             self.results |= {
                 f"memory_points_{label}": points,
                 f"producer_peak_rss_mb_{label}": producer_mb,
-                f"driver_peak_rss_mb_{label}": driver_mb,
+                f"driver_peak_rss_mb_{label}": job.beside_peak_mb,
+                f"job_client_peak_rss_mb_{label}": job.peak_mb,
             }
         self.results["producer_peak_rss_mb"] = self.results["producer_peak_rss_mb_large_volume"]
         self.results["driver_peak_rss_mb"] = self.results["driver_peak_rss_mb_large_volume"]
+        self.results["job_client_peak_rss_mb"] = self.results["job_client_peak_rss_mb_large_volume"]
         self.results["producer_rss_growth_ratio"] = (
             self.results["producer_peak_rss_mb_large_volume"] / self.results["producer_peak_rss_mb_small_volume"]
         )
         self.results["driver_rss_growth_ratio"] = (
             self.results["driver_peak_rss_mb_large_volume"] / self.results["driver_peak_rss_mb_small_volume"]
+        )
+        self.results["job_client_rss_growth_ratio"] = (
+            self.results["job_client_peak_rss_mb_large_volume"] / self.results["job_client_peak_rss_mb_small_volume"]
         )
 
     def freshness(self) -> None:
@@ -975,7 +994,7 @@ class Bench:
         self.stack.clean()
         supervisord = None
         try:
-            self.stack.start()
+            self.stack.start(spark=True)
             supervisord = self.supervisord()
             yield
         finally:
@@ -1026,7 +1045,9 @@ class Bench:
             log(f"stopped early: {self.results['error']}")
 
     def _warehouse_load(self) -> None:
-        spark = spark_session(self.settings, app_name="bench")
+        # A session on the stack's server, as the job's: its staging streams the server's Arrow batches. (The
+        # bench process holds remote sessions only from here on; its loads run in processes of their own.)
+        spark = connect.remote_session(self.settings)
         try:
             self.warehouse_load(spark)
         finally:
@@ -1066,7 +1087,7 @@ ROWS = [
         "10 new docs, the first load 2 min after the backfill's ÷ on a lake with no backfill (wall time)",
         "ratio",
     ),
-    ("job_over_floor", "the job on the backfill, Spark start apart ÷ (raw lake read + raw COPY)", "ratio"),
+    ("job_over_floor", "the job on the backfill, its session's start apart ÷ (raw lake read + raw COPY)", "ratio"),
     ("incremental_cost_ratio", "10k new docs on top of the backfill ÷ on a lake with no backfill (wall time)", "ratio"),
     ("idle_run_seconds", "job with nothing new, cold start", "s"),
     ("idle_run_share_of_cadence", "that ÷ the 1-minute cadence", "ratio"),
@@ -1077,8 +1098,10 @@ ROWS = [
     ("freshness_p95_over_cadence", "p95 ÷ the 1-minute cadence", "ratio"),
     ("producer_peak_rss_mb", "producer peak RSS, larger volume", "MB"),
     ("producer_rss_growth_ratio", "producer peak RSS, larger ÷ smaller volume", "ratio"),
-    ("driver_peak_rss_mb", "job driver peak RSS (Python + JVM), larger volume", "MB"),
+    ("driver_peak_rss_mb", "the loads' driver (the Spark Connect server's JVM, fresh) peak RSS, larger volume", "MB"),
     ("driver_rss_growth_ratio", "driver peak RSS, larger ÷ smaller volume", "ratio"),
+    ("job_client_peak_rss_mb", "the job's own process (its Spark Connect client) peak RSS, larger volume", "MB"),
+    ("job_client_rss_growth_ratio", "that, larger ÷ smaller volume", "ratio"),
     (
         "dashboard_worst_page_p95_ms",
         "dashboard over the backfill: the slowest page's whole refresh (its API calls as its script makes them), p95",
@@ -1086,6 +1109,39 @@ ROWS = [
     ),
     ("dashboard_worst_page_p95_share_of_second", "that ÷ 1 s", "ratio"),
 ]
+
+
+# Each figure's goal: at most, or at least, a bound. "No worse than today" is the figure of the last whole run at the
+# default scale before the loads moved to the Spark Connect server (TODAY), on the same lake server.
+TODAY = "20261206T161445Z"
+GOALS: dict[str, tuple[str, float]] = {
+    "lake_ingest_ratio": ("≥", 0.9),
+    "warehouse_load_ratio": ("≥", 0.5),
+    "peer_speedup": ("≥", 5.0),
+    "backfill_floor_ratio": ("≥", 0.5),
+    "post_backfill_incremental_ratio": ("≤", 1.009),  # TODAY's
+    "job_over_floor": ("≤", 2.0),
+    "incremental_cost_ratio": ("≤", 0.841),  # TODAY's
+    "idle_run_seconds": ("≤", 2.0),
+    "minute_load_p50_seconds": ("≤", 5.0),
+    "minute_load_p95_seconds": ("≤", 5.0),
+    "freshness_p95_over_cadence": ("≤", 0.25),
+    "producer_rss_growth_ratio": ("≤", 1.1),
+    "driver_rss_growth_ratio": ("≤", 1.1),
+    "dashboard_worst_page_p95_share_of_second": ("≤", 1.0),
+}
+
+
+def goal(key: str, value: float | None) -> str:
+    """The figure's goal and whether `value` meets it ("" when it has none)."""
+    if key not in GOALS:
+        return ""
+    op, bound = GOALS[key]
+    text = f"{op} {bound:g}"
+    if value is None:
+        return text
+    met = value <= bound if op == "≤" else value >= bound
+    return f"{text}: {'met' if met else '**not met**'}"
 
 
 def markdown(report: dict) -> str:
@@ -1101,23 +1157,24 @@ def markdown(report: dict) -> str:
         if list(figures) == list(FIGURES)
         else f"Figures run (BENCH_ONLY): {', '.join(f'`{name}`' for name in figures)}; the others are not measured.",
         "",
-        "| figure | what | value |",
-        "|---|---|---|",
+        "| figure | what | value | goal |",
+        "|---|---|---|---|",
     ]
     for key, what, unit in ROWS:
         if key not in r:
-            lines.append(f"| `{key}` | {what} | not measured |")
+            lines.append(f"| `{key}` | {what} | not measured | {goal(key, None)} |")
             continue
         value = r[key]
         shown = f"{value:,.0f}" if unit == "points/s" else f"{value:,.2f}" if unit != "ratio" else f"{value:.3f}"
-        lines.append(f"| `{key}` | {what} | {shown} {'' if unit == 'ratio' else unit} |")
-    lines.append("")
+        lines.append(f"| `{key}` | {what} | {shown} {'' if unit == 'ratio' else unit} | {goal(key, value)} |")
+    lines += ["", f"A goal of a figure that is to be no worse than today holds its value in {TODAY}.", ""]
     # Each figure's details when it was measured (its results are recorded together, at its end).
     if "backfill_points" in r:
         lines.append(
             f"Backfill: {r['backfill_points']:,} points in {r['backfill_seconds']:.0f} s "
             f"(producer {r['backfill_producer_seconds']:.0f} s, job {r['backfill_job_seconds']:.0f} s, of which Spark "
-            f"start {r['backfill_job_spark_start_seconds']:.1f} s; by phase {r['backfill_job_phase_seconds']}); "
+            f"session {r['backfill_job_spark_start_seconds']:.1f} s; by phase {r['backfill_job_phase_seconds']}; the "
+            f"server's peak RSS {r.get('backfill_driver_peak_rss_mb', 0):,.0f} MB); "
             f"floors: lake read "
             f"{r['lake_read_points_per_s']:,.0f} points/s, warehouse COPY {r['warehouse_copy_rows_per_s']:,.0f} rows/s."
         )
@@ -1140,7 +1197,9 @@ def markdown(report: dict) -> str:
         lines.append(
             f"Memory: producer {r['producer_peak_rss_mb_small_volume']:.0f} → "
             f"{r['producer_peak_rss_mb_large_volume']:.0f} MB, "
-            f"driver {r['driver_peak_rss_mb_small_volume']:.0f} → {r['driver_peak_rss_mb_large_volume']:.0f} MB for "
+            f"driver {r['driver_peak_rss_mb_small_volume']:.0f} → {r['driver_peak_rss_mb_large_volume']:.0f} MB, "
+            f"job client {r['job_client_peak_rss_mb_small_volume']:.0f} → "
+            f"{r['job_client_peak_rss_mb_large_volume']:.0f} MB for "
             f"{r['memory_points_small_volume']:,} → {r['memory_points_large_volume']:,} points."
         )
     if "dashboard_p95_ms" in r:

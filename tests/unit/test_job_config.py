@@ -17,15 +17,18 @@ from market_weather.warehouse import runs
 @pytest.mark.parametrize(
     "uri, expected",
     [
-        ("mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017/?serverMonitoringMode=poll"),
+        ("mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017/?serverMonitoringMode=poll&socketTimeoutMS=300000"),
         (
             "mongodb://u:p@mongo:27017/?authSource=admin",
-            "mongodb://u:p@mongo:27017/?authSource=admin&serverMonitoringMode=poll",
+            "mongodb://u:p@mongo:27017/?authSource=admin&serverMonitoringMode=poll&socketTimeoutMS=300000",
         ),
-        ("mongodb://h/?serverMonitoringMode=stream", "mongodb://h/?serverMonitoringMode=stream"),
+        (
+            "mongodb://h/?serverMonitoringMode=stream&socketTimeoutMS=5000",
+            "mongodb://h/?serverMonitoringMode=stream&socketTimeoutMS=5000",
+        ),
     ],
 )
-def test_the_connector_polls_server_state_unless_told_otherwise(uri, expected):
+def test_the_connector_polls_server_state_and_awaits_no_answer_for_ever_unless_told_otherwise(uri, expected):
     assert connector_uri(uri) == expected
 
 

@@ -10,8 +10,7 @@ job keeps its executors free of Python, and these tests fail when it gains some:
   typed like the lake's, hold no Python operator;
 - the lake side: the frames `read_collection` returns are scans of the Mongo connector, and the job's
   logical plans over them hold no Python either. Only the logical plans: the physical plan of a lake
-  scan asks the lake server for its partitions, and unit tests have none (nor do they go through
-  `read_window`, whose count and cache need it too);
+  scan asks the lake server for its partitions, and unit tests have none;
 - with executors that cannot start Python at all, the outputs still compute, and the rejects still
   stream to the driver as dead-lettering reads them;
 - the job's sources use none of the APIs that run Python on executors, those that do not show in
@@ -113,8 +112,8 @@ def leaf_tables(df: DataFrame) -> list[str]:
 
 
 def outputs(out: transforms.Outputs) -> dict[str, DataFrame]:
-    frames = {**out.tables, "rejected": out.rejected}
-    assert set(frames) == {t.name for t in LOADED_TABLES} | {"rejected"}  # every output, none forgotten
+    frames = {**out.tables, "rejected": out.rejected, "tally": out.tally}
+    assert set(frames) == {t.name for t in LOADED_TABLES} | {"rejected", "tally"}  # every output, none forgotten
     return frames
 
 
@@ -167,8 +166,8 @@ def test_the_warehouse_frames_compute_on_executors_without_python(spark):
     started = None
     try:
         with executors_without_python(spark):
-            rows_read = sum(df.count() for df in lake.values())
             out = transforms.to_warehouse(lake)
+            rows_read, rows_rejected = out.counts()
             rows = {name: len(df.collect()) for name, df in outputs(out).items()}
             rejected = [(r.collection, r._id) for r in out.rejected.toLocalIterator()]  # as dead-lettering does
     except Exception as exc:
@@ -177,7 +176,7 @@ def test_the_warehouse_frames_compute_on_executors_without_python(spark):
             raise
     if started:
         pytest.fail(f"Computing the job's outputs started Python on an executor: {started.group()}", pytrace=False)
-    assert rows_read == 5
+    assert (rows_read, rows_rejected) == (5, 1)
     assert rows == {
         "assets": 1,
         "asset_prices": 2,
@@ -185,6 +184,7 @@ def test_the_warehouse_frames_compute_on_executors_without_python(spark):
         "weather_observations": 1,
         "air_quality": 1,
         "rejected": 1,
+        "tally": 1,
     }
     assert rejected == [("coincap_assets", "b")]
 

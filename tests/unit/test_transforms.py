@@ -220,6 +220,7 @@ def test_raw_frames_become_the_warehouse_tables_and_the_rejects(spark):
     outputs = transforms.to_warehouse(raw_frames(spark))
 
     assert {name: df.columns for name, df in outputs.tables.items()} == {t.name: list(t.columns) for t in LOADED_TABLES}
+    assert outputs.counts() == (5, 1), "the five documents read, the unfit one among them rejected"
     assertDataFrameEqual(
         outputs.rejected,
         spark.createDataFrame(

@@ -22,10 +22,10 @@ from market_weather.stack import airflow_local, lake_server, mongo_express, pgad
 CORE = ("postgres", "lake")
 # Started once the core answers and the databases are set up, as compose's depends_on orders them;
 # Airflow's other components once its api-server answers (their tasks talk to it).
+# The Spark cluster and the Connect server the loads run on (what `make bench` runs its loads on).
+SPARK = ("spark_master", "spark_worker", "spark_connect")
 PLATFORM = (
-    "spark_master",
-    "spark_worker",
-    "spark_connect",
+    *SPARK,
     *airflow_local.COMPONENTS,
     "mongo_express",
     "pgadmin",

@@ -31,7 +31,7 @@ from market_weather.stack import (
 )
 from market_weather.stack.errors import StackError
 from market_weather.stack.health import ServiceStatus
-from market_weather.stack.programs import AFTER_API_SERVER, CORE, PLATFORM, Program
+from market_weather.stack.programs import AFTER_API_SERVER, CORE, PLATFORM, SPARK, Program
 from market_weather.warehouse.migrate import migrate
 
 __all__ = ["LocalStack", "bench_stack"]
@@ -76,12 +76,14 @@ class LocalStack:
         return removed
 
     # ----------------------------------------------------------------------------------- start
-    def start(self, full: bool = False) -> bool:
-        """Start the services (the whole platform when full); False if all were running already.
+    def start(self, full: bool = False, spark: bool = False) -> bool:
+        """Start the services (the whole platform when full, the Spark cluster and its Connect server too when
+        spark); False if all were running already.
 
         The core first; then, as compose's airflow-init does, the databases and the warehouse schema;
         then the programs that need them."""
-        wanted = CORE + (PLATFORM if full else ())
+        extra = PLATFORM if full else SPARK if spark else ()
+        wanted = CORE + extra
         if self.supervisor.running():
             states = self.supervisor.states()
             missing = [name for name in wanted if name not in states]
@@ -103,9 +105,10 @@ class LocalStack:
         lake_server.ensure_indexes(self.settings)
         if full:
             airflow_local.prepare(self.settings, self.airflow_home)
-            for name in PLATFORM:
-                if name not in AFTER_API_SERVER:
-                    self.supervisor.start_program(name)
+        for name in extra:
+            if name not in AFTER_API_SERVER:
+                self.supervisor.start_program(name)
+        if full:
             self.wait_healthy(("airflow_apiserver",))
             for name in AFTER_API_SERVER:
                 self.supervisor.start_program(name)

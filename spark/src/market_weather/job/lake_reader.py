@@ -7,19 +7,15 @@ the producer's driver stamps as it writes. They walk the lake's write-order inde
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bson import ObjectId
 from pymongo.database import Database
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 
 from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS
-from market_weather.job import connect
 from market_weather.job.schemas import CORRUPT_RECORD, RAW_SCHEMAS
 from market_weather.lake import LakeWriter, chunks
 from market_weather.settings import Settings
@@ -31,6 +27,9 @@ DEAD_LETTER_BATCH = 5_000
 # which on the lake server costs more than the read of a large backfill (and then often settles on one
 # partition anyway). Spark spreads the work again at the transforms' first shuffle.
 PARTITIONER = "com.mongodb.spark.sql.connector.read.partitioner.SinglePartitionPartitioner"
+# The longest the connector awaits one answer of the lake's (a batch of a read): far above any the lake takes, it
+# only ends a wait on a lake that stopped answering.
+LAKE_READ_TIMEOUT_S = 300
 # The late-write window is counted up to here: beyond it (a bulk write in the seconds before a run)
 # counting costs more than it tells, and late writes there are not looked for.
 LATE_COUNT_MAX = 200_000
@@ -61,15 +60,20 @@ def count_late_window(db: Database, lo: datetime, hi: datetime) -> int:
 
 
 def connector_uri(mongo_uri: str) -> str:
-    """MONGO_URI for the Spark connector's Java driver, with server monitoring by polling.
+    """MONGO_URI for the Spark connector's Java driver: server monitoring by polling, and no answer from the lake
+    awaited longer than LAKE_READ_TIMEOUT_S.
 
     Under concurrent reads the lake server (SecantusDB) answers the driver's streaming `hello` on the
     wrong requests ("responseTo ... does not match the requestId"); polling avoids the streaming
-    protocol, costs a batch job nothing, and works the same against MongoDB.
+    protocol, costs a batch job nothing, and works the same against MongoDB. A read from a lake that stopped
+    answering blocks its thread where no interrupt reaches it (the query's planning on the server's driver, the
+    connector closing an idle client): the timeout ends it. The URI is the same for every load, so that the
+    connector's cached client serves them all.
     """
     parts = urlsplit(mongo_uri)
     query = dict(parse_qsl(parts.query))
     query.setdefault("serverMonitoringMode", "poll")
+    query.setdefault("socketTimeoutMS", str(LAKE_READ_TIMEOUT_S * 1000))
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
 
 
@@ -95,30 +99,14 @@ def read_collection(spark: SparkSession, settings: Settings, name: str, lo: date
     )
 
 
-@contextmanager
-def read_window(
-    spark: SparkSession, settings: Settings, lo: datetime | None, hi: datetime
-) -> Iterator[dict[str, DataFrame]]:
+def read_window(spark: SparkSession, settings: Settings, lo: datetime | None, hi: datetime) -> dict[str, DataFrame]:
     """Every raw collection's documents written in [lo, hi), by collection name.
 
-    They are kept (in memory, else on disk) while the block runs, so counting and transforming them
-    read the lake once.
+    Nothing is cached: each of the job's passes reads the window from the lake again, the fields the job reads
+    and no more, which costs less than Spark's building a cache of it and keeps the memory of a load flat
+    however large its window.
     """
-    raw: dict[str, DataFrame] = {}
-    try:
-        for name in RAW_COLLECTIONS:
-            raw[name] = read_collection(spark, settings, name, lo, hi).persist(StorageLevel.MEMORY_AND_DISK)
-        yield raw
-    except BaseException as exc:
-        # The run's own failure is the one to report. A Spark Connect server that went away is not asked (it
-        # cannot answer, and the next load on it clears what this one left).
-        if not connect.unavailable(exc):
-            for df in raw.values():
-                with suppress(Exception):
-                    df.unpersist()
-        raise
-    for df in raw.values():
-        df.unpersist()
+    return {name: read_collection(spark, settings, name, lo, hi) for name in RAW_COLLECTIONS}
 
 
 def dead_letter_rejected(db: Database, rejected: DataFrame, run_id: str) -> int:
@@ -127,11 +115,10 @@ def dead_letter_rejected(db: Database, rejected: DataFrame, run_id: str) -> int:
     Streams the rejects in batches, so a run with millions of them neither loses any nor holds
     them all in the driver.
     """
-    count = rejected.count()
-    if count:
-        writer = LakeWriter(db)
-        for batch in chunks(rejected.toLocalIterator(), DEAD_LETTER_BATCH):
-            _dead_letter_batch(db, writer, batch, run_id)
+    writer, count = LakeWriter(db), 0
+    for batch in chunks(rejected.toLocalIterator(), DEAD_LETTER_BATCH):
+        _dead_letter_batch(db, writer, batch, run_id)
+        count += len(batch)
     return count
 
 

@@ -1,12 +1,13 @@
 """Spark job: what is new in the lake -> cleaned, typed, deduplicated -> merged into the warehouse.
 
 plan: the window of write times to read, or nothing (job.plan);
-read: the raw collections in that window, with explicit schemas (job.lake_reader);
-transform: raw frames -> warehouse tables and rejects (job.transforms); rejects go to dead_letters;
+read: the raw collections in that window, the fields the job reads with explicit schemas (job.lake_reader);
+transform: raw frames -> warehouse tables, rejects and their tally (job.transforms); rejects go to dead_letters;
 load: staging tables by COPY of the tables' Arrow batches, then one transaction merges them, recomputes the
       touched OHLC buckets and records the run with its new watermark (job.loader, warehouse.merge).
 
-Spark's independent actions (the counts, the tables' streams) run side by side. Airflow runs it in a session of
+Nothing is cached: one pass over the window counts its documents and its rejects, a second (only when there are
+rejects) streams them, and the tables' streams read it again, side by side. Airflow runs it in a session of
 its own on the Spark Connect server (`job.connect`); `python -m market_weather.job.lake_to_warehouse` (`make load`)
 does too when the server answers, and runs an in-process Spark otherwise (SPARK_LOAD_SESSION).
 """
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 from pymongo import MongoClient
@@ -51,8 +53,9 @@ class RunSummary:
     rows_written: int = 0
     rows_rejected: int = 0
     per_table: dict[str, int] = field(default_factory=dict)
-    # Where the run's time went, by phase (a lazy Spark plan runs where its result is first needed:
-    # `read` holds the lake read, `reject` the transforms, `load` the staging writes and the merge).
+    # Where the run's time went, by phase: `read` is the pass that counts the window's documents and rejects,
+    # `reject` the one that dead-letters them (when there are any), `load` the tables' streams, their staging by
+    # COPY and the merge.
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -93,7 +96,7 @@ def plan(conn: psycopg.Connection, lake: Database, late: timedelta, clock: datet
 @contextmanager
 def _spark(given: SparkSession | None, settings: Settings, run_id: str) -> Iterator[SparkSession]:
     """The session given (Airflow's, on the Spark Connect server), or the job's own for the block
-    (`load_session`), named after the run in Spark's UI; on the server, its jobs carry the run's id as a tag."""
+    (`load_session`), named after the run in Spark's UI."""
     if given is not None:
         if connect.is_remote(given):
             connect.prepare(given, settings)
@@ -101,23 +104,44 @@ def _spark(given: SparkSession | None, settings: Settings, run_id: str) -> Itera
     else:
         session = load_session(settings, title=application_name(run_id))
     try:
-        if connect.is_remote(session):
-            session.addTag(run_id)
-            # Loads take turns (the caller holds the job's lock): whatever an earlier load that died left
-            # cached on the server's shared cache goes before this one reads.
-            session.catalog.clearCache()
         yield session
     finally:
         if given is None:
-            session.stop()
+            _stop(session)
+
+
+def _stop(session: SparkSession) -> None:
+    """Stop the job's own session. On the server that only releases it: a session the load could not release (the
+    server gone, the session let go of) expires there by itself, and the load's own outcome is the one to report."""
+    try:
+        session.stop()
+    except Exception as exc:
+        if not connect.is_remote(session):
+            raise
+        log.warning("the session was not released on the server (%s); it expires there", type(exc).__name__)
+
+
+def _begin(session: SparkSession, run_id: str) -> None:
+    """On the server: the load's jobs carry its run id as a tag, and what an earlier load that died left on the
+    server's shared cache goes before this one reads (loads take turns: the caller holds the job's lock)."""
+    if connect.is_remote(session):
+        session.addTag(run_id)
+        session.catalog.clearCache()
 
 
 class Deadline:
-    """Interrupts a load's Spark work still running after LOAD_TIMEOUT_SECONDS, and says so in the error."""
+    """Interrupts a load's Spark work still running after LOAD_TIMEOUT_SECONDS, and says so in the error.
+
+    An interrupt reaches Spark's jobs, not a thread of the server's waiting on the lake while it plans a query
+    (the connector asks the lake where its data lives): a load still waiting INTERRUPT_GRACE_S later lets go of
+    the server, and fails all the same."""
+
+    INTERRUPT_GRACE_S = 5.0
 
     def __init__(self, session: SparkSession, settings: Settings) -> None:
         self.session, self.settings = session, settings
         self.passed = False
+        self._done = threading.Event()
         self._timer = threading.Timer(settings.LOAD_TIMEOUT_SECONDS, self._interrupt)
         self._timer.daemon = True
 
@@ -125,12 +149,19 @@ class Deadline:
         self.passed = True
         log.error("the load ran for LOAD_TIMEOUT_SECONDS (%d s): interrupting it", self.settings.LOAD_TIMEOUT_SECONDS)
         self.session.interruptAll()
+        if connect.is_remote(self.session) and not self._done.wait(self.INTERRUPT_GRACE_S):
+            log.error(
+                "the server did not end the load's work within %.0f s: closing the session", self.INTERRUPT_GRACE_S
+            )
+            remote: Any = self.session  # a Spark Connect session, whose client holds the channel
+            remote.client.close()
 
     def __enter__(self) -> Deadline:
         self._timer.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._done.set()
         self._timer.cancel()
         if exc is None or not isinstance(exc, Exception):
             return
@@ -153,7 +184,10 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
     run_id = run_id or new_run_id(runs.JOB)
     with (
         psycopg.connect(**settings.postgres_conninfo, autocommit=True, application_name=run_id) as conn,
-        MongoClient(settings.MONGO_URI, document_class=dict) as mongo,
+        # No call of the job's to the lake waits longer than the whole load may (a lake that stopped answering).
+        MongoClient(
+            settings.MONGO_URI, document_class=dict, socketTimeoutMS=settings.LOAD_TIMEOUT_SECONDS * 1000
+        ) as mongo,
         ExitStack() as stack,
     ):
         phase = Phases()
@@ -178,12 +212,14 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             with phase("spark_start"):
                 session = stack.enter_context(_spark(spark, settings, run_id))
             with Deadline(session, settings):
-                with phase("read"):
-                    raw = stack.enter_context(lake_reader.read_window(session, settings, lo, hi))
-                    rows_read = sum(loader.concurrently([df.count for df in raw.values()]))
-                with phase("reject"):
-                    out = transforms.to_warehouse(raw)
-                    rows_rejected = lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
+                with phase("spark_start"):
+                    _begin(session, run_id)
+                out = transforms.to_warehouse(lake_reader.read_window(session, settings, lo, hi))
+                with phase("read"):  # the window's documents, typed and checked
+                    rows_read, rows_rejected = out.counts()
+                if rows_rejected:
+                    with phase("reject"):
+                        lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
                 with phase("load"):
                     merged = loader.load(conn, settings, run_id, out.tables, hi, rows_read, rows_rejected)
     log.info(

@@ -10,10 +10,9 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -28,7 +27,6 @@ from market_weather.lake import chunks
 from market_weather.settings import Settings
 from market_weather.warehouse import merge
 
-T = TypeVar("T")
 # Arrow batches a frame's fetching thread holds ahead of the COPY that takes them (a server's are 4 MB at most).
 PREFETCH_BATCHES = 4
 _END = object()
@@ -121,15 +119,6 @@ class Prefetched:
         for q in self._queues.values():
             while not q.empty():
                 q.get_nowait()
-
-
-def concurrently(calls: list[Callable[[], T]]) -> list[T]:
-    """Spark actions run side by side, in the order given: small jobs mostly wait on scheduling, so a load of a
-    few documents takes about its slowest action rather than their sum."""
-    if len(calls) < 2:
-        return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="spark-action") as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 def load(

@@ -11,10 +11,18 @@ APP_NAME = "lake_to_warehouse"
 JOB_FILE = Path(__file__).with_name("lake_to_warehouse.py")
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 
+# The MongoDB connector keeps a client to the lake this long after its last use (its default is 5 s): the minute's
+# loads share one client rather than each connecting again, and an idle client is closed rarely. (Closing one
+# holds the connector's client cache, so a lake that stops answering then would stall every read until the
+# close gives up.)
+LAKE_CLIENT_KEEP_ALIVE = "-Dmongodb.keep_alive_ms=300000"
+
 SPARK_CONF = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.driver.extraJavaOptions": (
+        f"-Duser.timezone=UTC {LAKE_CLIENT_KEEP_ALIVE} -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
+    ),
+    "spark.executor.extraJavaOptions": f"-Duser.timezone=UTC {LAKE_CLIENT_KEEP_ALIVE}",
     "spark.sql.shuffle.partitions": "8",
     "spark.ui.showConsoleProgress": "false",
     # The raw schemas are wide: print their plans whole rather than warn that they were cut.

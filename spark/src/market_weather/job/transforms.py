@@ -3,7 +3,7 @@
 Each `*_rows` function types one raw collection and adds a `reason` column, null when the record is
 valid: its typing checks first, then the collection's plausibility rules (job.rules). `valid` and
 `rejected` split on it; the table functions deduplicate into the exact columns of the warehouse tables.
-`to_warehouse` chains them all: raw frames in, table frames and rejects out.
+`to_warehouse` chains them all: raw frames in, table frames, rejects and their tally out.
 """
 
 from __future__ import annotations
@@ -239,6 +239,12 @@ def air_quality(air: DataFrame) -> DataFrame:
 class Outputs:
     tables: dict[str, DataFrame]  # the loaded warehouse tables, by name
     rejected: DataFrame  # REJECTED_COLUMNS: one row per raw document that failed, with its reason
+    tally: DataFrame  # one row: `read`, the raw documents, and `rejected`, those of them that failed
+
+    def counts(self) -> tuple[int, int]:
+        """(documents read, documents rejected): one pass over the window, which keeps no row."""
+        row = self.tally.first()
+        return (row["read"], row["rejected"]) if row else (0, 0)
 
 
 def to_warehouse(raw: dict[str, DataFrame]) -> Outputs:
@@ -250,6 +256,8 @@ def to_warehouse(raw: dict[str, DataFrame]) -> Outputs:
         OPENWEATHER_AIR: air_rows(raw[OPENWEATHER_AIR]),
     }
     rejects = reduce(DataFrame.unionByName, (rejected(rows, name) for name, rows in typed.items()))
+    reasons = reduce(DataFrame.unionByName, (rows.select("reason") for rows in typed.values()))
+    tally = reasons.agg(F.count(F.lit(1)).alias("read"), F.count("reason").alias("rejected"))
     snapshots, history, weather, air = (valid(rows) for rows in typed.values())
     tables = {
         ASSETS.name: assets(snapshots),
@@ -258,4 +266,4 @@ def to_warehouse(raw: dict[str, DataFrame]) -> Outputs:
         WEATHER_OBSERVATIONS.name: weather_observations(weather),
         AIR_QUALITY.name: air_quality(air),
     }
-    return Outputs(tables, rejects)
+    return Outputs(tables, rejects, tally)
