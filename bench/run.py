@@ -1077,7 +1077,7 @@ ROWS = [
         "the producer's lake ingest, SecantusDB's Rust server ÷ its Python server",
         "ratio",
     ),
-    ("lake_ingest_ratio", "producer write path ÷ raw insert_many (docs/s)", "ratio"),
+    ("lake_ingest_ratio", "producer write path ÷ raw insert_many, the lake's indexes on both (docs/s)", "ratio"),
     ("warehouse_load_ratio", "staging + merge ÷ raw COPY (rows/s)", "ratio"),
     ("peer_speedup", "staging + merge ÷ row-by-row execute_batch (rows/s)", "ratio"),
     ("backfill_points_per_s", "simulated history through lake → Spark → warehouse", "points/s"),

@@ -15,10 +15,12 @@ import pytest
 from bson import ObjectId
 
 from market_weather.contract import FETCHED_AT
-from market_weather.job import lake_to_warehouse
+from market_weather.job import lake_to_warehouse, loader
 from market_weather.producer import source_to_lake
 from market_weather.producer.simulated import SimulatedCoinCap, SimulatedOpenWeather
 from tests.integration.conftest import table_counts
+
+real_in_parts = loader.in_parts
 
 NOW = datetime(2026, 11, 20, 15, 37, 12, tzinfo=UTC)
 
@@ -157,6 +159,37 @@ def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer
     assert run[2] == sum(table_counts(pg).values())
     # The watermark is the run's own clock, past every document it read.
     assert last_written < run[3] <= datetime.now(UTC)
+
+
+def test_a_large_window_is_fetched_in_parts_and_loads_every_row_once(settings, lake, writer, pg, spark, monkeypatch):
+    """A window of more documents than PART_ROWS reaches the warehouse in parts (a Spark Connect server's driver
+    holds a part, not the window): each row once, the same values and candles as computed from the lake."""
+    fill_lake(settings, writer)
+    monkeypatch.setattr(loader, "PART_ROWS", 100)
+    split: list[int] = []
+
+    def in_parts(df, parts: int):
+        split.append(parts)
+        return real_in_parts(df, parts)
+
+    monkeypatch.setattr(loader, "in_parts", in_parts)
+
+    summary = lake_to_warehouse.run(spark, settings, run_id="in-parts")
+
+    assert summary.status == "success" and summary.rows_read > 500
+    assert split and all(parts == -(-summary.rows_read // 100) for parts in split), "every table fetched in parts"
+    prices = expected_prices(lake)
+    stored = {(a, t): p for a, t, p in pg.execute("SELECT asset_id, observed_at, price_usd FROM asset_prices")}
+    assert stored == prices
+    ohlc = {
+        (a, i, b): (o, h, lo, c, n)
+        for a, i, b, o, h, lo, c, n in pg.execute(
+            "SELECT asset_id, interval, bucket_start, open, high, low, close, points FROM asset_ohlc"
+        )
+    }
+    assert ohlc == expected_ohlc(prices)
+    weather_keys = {(d["entity_id"], utc(d["observed_at"])) for d in lake.openweather_weather.find()}
+    assert pg.execute("SELECT count(*) FROM weather_observations").fetchone()[0] == len(weather_keys)
 
 
 def test_second_run_with_nothing_new_is_idle_and_changes_nothing(settings, writer, pg, spark):

@@ -6,8 +6,9 @@ transform: raw frames -> warehouse tables, rejects and their tally (job.transfor
 load: staging tables by COPY of the tables' Arrow batches, then one transaction merges them, recomputes the
       touched OHLC buckets and records the run with its new watermark (job.loader, warehouse.merge).
 
-Nothing is cached: one pass over the window counts its documents and its rejects, a second (only when there are
-rejects) streams them, and the tables' streams read it again, side by side. Airflow runs it in a session of
+The window is not cached: one pass over it counts its documents and its rejects, a second (only when there are
+rejects) streams them, and the tables' streams read it again, side by side (a large window's tables are kept on
+the executors while they are fetched in parts, job.loader). Airflow runs it in a session of
 its own on the Spark Connect server (`job.connect`); `python -m market_weather.job.lake_to_warehouse` (`make load`)
 does too when the server answers, and runs an in-process Spark otherwise (SPARK_LOAD_SESSION).
 """

@@ -8,9 +8,11 @@ That replaces one JDBC connection per partition and table, batched INSERTs, and 
 from __future__ import annotations
 
 import io
+import math
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampType
@@ -29,6 +32,10 @@ from market_weather.warehouse import merge
 
 # Arrow batches a frame's fetching thread holds ahead of the COPY that takes them (a server's are 4 MB at most).
 PREFETCH_BATCHES = 4
+# A Spark Connect server hands a query's rows to its client through its driver, which holds every partition that
+# finished before the client took it: a large load's tables are fetched in parts of about this many rows, so the
+# driver holds a part of each at most, whatever the window (about 30 MB of asset_prices as Arrow).
+PART_ROWS = 200_000
 _END = object()
 # Rows per Arrow table built from an in-process Spark's rows (a Spark Connect server sends its own batches).
 LOCAL_BATCH_ROWS = 20_000
@@ -77,24 +84,53 @@ def copy_staging(conn: psycopg.Connection, df: DataFrame, table: str, batches: I
     return copied
 
 
-class Prefetched:
-    """Every frame's Arrow batches, fetched from Spark at once (a thread each, a few batches ahead), while the
-    job copies them into PostgreSQL one table after the other: a small load waits for Spark's slowest frame
-    rather than for the sum of them all, and memory holds at most PREFETCH_BATCHES per frame."""
+def in_parts(df: DataFrame, parts: int) -> list[DataFrame]:
+    """`df` as `parts` frames that together hold each of its rows once, split by the hash of the whole row."""
+    if parts < 2:
+        return [df]
+    bucket = F.pmod(F.hash(*df.columns), F.lit(parts))
+    return [df.where(bucket == part) for part in range(parts)]
 
-    def __init__(self, frames: dict[str, DataFrame]) -> None:
+
+@contextmanager
+def kept(tables: dict[str, DataFrame], keep: bool) -> Iterator[dict[str, DataFrame]]:
+    """The tables, persisted on the executors (in memory, else on disk) while the block runs when `keep`: a table
+    fetched in parts is computed once rather than once a part."""
+    if not keep:
+        yield tables
+        return
+    persisted = {name: df.persist(StorageLevel.MEMORY_AND_DISK) for name, df in tables.items()}
+    try:
+        yield persisted
+    except BaseException as exc:
+        # A server that went away is not asked (it cannot answer, and the next load clears its cache).
+        if not connect.unavailable(exc):
+            for df in persisted.values():
+                with suppress(Exception):
+                    df.unpersist()
+        raise
+    for df in persisted.values():
+        df.unpersist()
+
+
+class Prefetched:
+    """Every frame's Arrow batches, fetched from Spark at once (a thread each, its parts one after the other, a few
+    batches ahead), while the job copies them into PostgreSQL one table after the other: a small load waits for
+    Spark's slowest frame rather than for the sum of them all, and memory holds at most PREFETCH_BATCHES per frame."""
+
+    def __init__(self, frames: dict[str, list[DataFrame]]) -> None:
         self._queues: dict[str, queue.Queue] = {name: queue.Queue(PREFETCH_BATCHES) for name in frames}
         self._stop = threading.Event()
         self._threads = [
-            threading.Thread(target=self._fetch, args=(df, self._queues[name]), daemon=True, name=f"fetch {name}")
-            for name, df in frames.items()
+            threading.Thread(target=self._fetch, args=(parts, self._queues[name]), daemon=True, name=f"fetch {name}")
+            for name, parts in frames.items()
         ]
         for thread in self._threads:
             thread.start()
 
-    def _fetch(self, df: DataFrame, out: queue.Queue) -> None:
+    def _fetch(self, parts: list[DataFrame], out: queue.Queue) -> None:
         try:
-            for batch in arrow_batches(df):
+            for batch in (batch for df in parts for batch in arrow_batches(df)):
                 while not self._stop.is_set():
                     try:
                         out.put(batch, timeout=0.5)
@@ -130,9 +166,13 @@ def load(
     rows_read: int,
     rows_rejected: int,
 ) -> merge.MergeResult:
-    """Stage every table, then merge them and record the run's success with its watermark, all or nothing."""
-    with merge.staging_tables(conn, run_id) as staged:
-        fetching = Prefetched(tables)
+    """Stage every table, then merge them and record the run's success with its watermark, all or nothing.
+
+    A window of more than PART_ROWS documents is fetched in parts of about PART_ROWS rows, its tables kept on
+    the executors meanwhile."""
+    parts = math.ceil(rows_read / PART_ROWS)
+    with merge.staging_tables(conn, run_id) as staged, kept(tables, keep=parts > 1) as tables:
+        fetching = Prefetched({name: in_parts(df, parts) for name, df in tables.items()})
         try:
             for name, df in tables.items():
                 copy_staging(conn, df, staged[name], fetching.batches(name))
