@@ -1217,8 +1217,8 @@ LAKE_SERVER_ROWS = {
     "count_range_seconds": "count_documents on that _id range, s",
     "backfill_producer_seconds": "backfill: the producer's backfill command, s",
     "job_plan_seconds": "backfill: the job's plan phase, s",
-    "job_read_seconds": "backfill: the job's read phase (read and cache), s",
-    "job_seconds": "backfill: the whole job, Spark start included, s",
+    "job_read_seconds": "backfill: the job's read phase (the tally of its window), s",
+    "job_seconds": "backfill: the whole job, its session's start included, s",
     "backfill_seconds": "backfill end to end (producer + job), s",
 }
 

@@ -77,6 +77,20 @@ def expected_ohlc(prices: dict) -> dict:
     return out
 
 
+def assert_warehouse_matches_the_lake(pg, lake) -> None:
+    """Every price in the warehouse as the lake holds it, and every candle as computed from them."""
+    prices = expected_prices(lake)
+    stored = {(a, t): p for a, t, p in pg.execute("SELECT asset_id, observed_at, price_usd FROM asset_prices")}
+    assert stored == prices
+    ohlc = {
+        (a, i, b): (o, h, lo, c, n)
+        for a, i, b, o, h, lo, c, n in pg.execute(
+            "SELECT asset_id, interval, bucket_start, open, high, low, close, points FROM asset_ohlc"
+        )
+    }
+    assert ohlc == expected_ohlc(prices)
+
+
 def test_full_cycle_matches_values_computed_from_the_lake(settings, lake, writer, pg, spark):
     fill_lake(settings, writer)
 
@@ -178,16 +192,7 @@ def test_a_large_window_is_fetched_in_parts_and_loads_every_row_once(settings, l
 
     assert summary.status == "success" and summary.rows_read > 500
     assert split and all(parts == -(-summary.rows_read // 100) for parts in split), "every table fetched in parts"
-    prices = expected_prices(lake)
-    stored = {(a, t): p for a, t, p in pg.execute("SELECT asset_id, observed_at, price_usd FROM asset_prices")}
-    assert stored == prices
-    ohlc = {
-        (a, i, b): (o, h, lo, c, n)
-        for a, i, b, o, h, lo, c, n in pg.execute(
-            "SELECT asset_id, interval, bucket_start, open, high, low, close, points FROM asset_ohlc"
-        )
-    }
-    assert ohlc == expected_ohlc(prices)
+    assert_warehouse_matches_the_lake(pg, lake)
     weather_keys = {(d["entity_id"], utc(d["observed_at"])) for d in lake.openweather_weather.find()}
     assert pg.execute("SELECT count(*) FROM weather_observations").fetchone()[0] == len(weather_keys)
 

@@ -21,7 +21,7 @@ from market_weather.settings import PROJECT_ROOT
 from market_weather.stack import lake_server
 from market_weather.stack.ports import free_port
 from tests.conftest import run_module
-from tests.integration.test_pipeline import expected_ohlc, expected_prices, fill_lake
+from tests.integration.test_pipeline import assert_warehouse_matches_the_lake, fill_lake
 
 
 def load_env(settings, **overrides) -> dict[str, str]:
@@ -87,19 +87,6 @@ def wait_running(pg, run_id: str, timeout: float = 60) -> None:
     while run_status(pg, run_id)[0] != "running":
         assert time.monotonic() < deadline, "the load never started"
         time.sleep(0.02)
-
-
-def assert_warehouse_matches_the_lake(pg, lake) -> None:
-    prices = expected_prices(lake)
-    stored = {(a, t): p for a, t, p in pg.execute("SELECT asset_id, observed_at, price_usd FROM asset_prices")}
-    assert stored == prices
-    ohlc = {
-        (a, i, b): (o, h, lo, c, n)
-        for a, i, b, o, h, lo, c, n in pg.execute(
-            "SELECT asset_id, interval, bucket_start, open, high, low, close, points FROM asset_ohlc"
-        )
-    }
-    assert ohlc == expected_ohlc(prices)
 
 
 def test_each_load_is_a_session_of_its_own_that_leaves_nothing_to_the_next(settings, connect_server, writer, lake, pg):
