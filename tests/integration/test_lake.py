@@ -86,3 +86,31 @@ def test_seeded_fuzz_through_the_writer_loses_no_record_and_raises_nothing(lake,
         run = {"run_id": f"fuzz-{case.number}"}
         assert counts.inserted == len(batch.documents) == lake[batch.collection].count_documents(run)
         assert counts.dead_lettered == len(batch.dead_letters) == lake.dead_letters.count_documents(run)
+
+
+def test_the_plan_finds_a_write_anywhere_in_its_window_and_none_outside_it(lake):
+    """`written_since` probes the window from its end back in slices: a write at any distance is found, one just
+    outside either bound is not."""
+    from bson import ObjectId
+
+    from market_weather.job.lake_reader import written_since
+
+    lo, hi = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 1, 12, tzinfo=UTC)
+    collection = lake[RAW_COLLECTIONS[-1]]
+
+    def only(*moments: datetime) -> None:
+        collection.delete_many({})
+        collection.insert_many(
+            [{"_id": ObjectId.from_datetime(m), "entity_id": str(i), "observed_at": m} for i, m in enumerate(moments)]
+        )
+
+    assert not written_since(lake, lo, hi)
+    assert not written_since(lake, None, hi)  # an empty lake, probed back to 1970
+    for inside in (lo, lo + timedelta(seconds=1), lo + timedelta(hours=5, seconds=7), hi - timedelta(seconds=1)):
+        only(inside)
+        assert written_since(lake, lo, hi), inside
+    only(lo - timedelta(seconds=1), hi)  # the second before the window, and its cut-off (excluded)
+    assert not written_since(lake, lo, hi)
+    only(datetime(2001, 3, 4, tzinfo=UTC))  # years before the run, and no watermark yet
+    assert written_since(lake, None, hi)
+    assert not written_since(lake, datetime(2001, 3, 5, tzinfo=UTC), hi)

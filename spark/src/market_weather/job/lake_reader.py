@@ -7,7 +7,7 @@ the producer's driver stamps as it writes. They walk the lake's write-order inde
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,6 +19,7 @@ from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS
 from market_weather.job.schemas import CORRUPT_RECORD, RAW_SCHEMAS
 from market_weather.lake import LakeWriter, chunks
 from market_weather.settings import Settings
+from market_weather.times import as_utc
 from market_weather.warehouse.runs import JOB
 
 DEAD_LETTER_BATCH = 5_000
@@ -33,6 +34,9 @@ LAKE_READ_TIMEOUT_S = 300
 # The late-write window is counted up to here: beyond it (a bulk write in the seconds before a run)
 # counting costs more than it tells, and late writes there are not looked for.
 LATE_COUNT_MAX = 200_000
+# The first slice `written_since` probes back from a run's cut-off; and the earliest time an ObjectId holds.
+PROBE_FIRST_SLICE = timedelta(seconds=2)
+OBJECT_ID_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _written(lo: datetime | None, hi: datetime) -> dict:
@@ -44,8 +48,20 @@ def _written(lo: datetime | None, hi: datetime) -> dict:
 
 
 def written_since(db: Database, lo: datetime | None, hi: datetime) -> bool:
-    """Whether any raw document was written in [lo, hi): one short index probe per collection."""
-    return any(db[name].find_one(_written(lo, hi), {"_id": 1}) is not None for name in RAW_COLLECTIONS)
+    """Whether any raw document was written in [lo, hi).
+
+    The lake server answers a probe of an `_id` range at the cost of every document in the range, even for the
+    first one (about a second per 400,000 documents), so [lo, hi) is probed from hi back in slices that double
+    (PROBE_FIRST_SLICE, then twice as long, ...): the newest document is found at the cost of the slice that holds
+    it, which a load soon after the writes keeps small, and a stretch with nothing written costs a few probes that
+    find nothing."""
+    end, floor, width = as_utc(hi), as_utc(lo or OBJECT_ID_EPOCH), PROBE_FIRST_SLICE
+    while end > floor:
+        start = max(floor, end - width)
+        if any(db[name].find_one(_written(start, end), {"_id": 1}) is not None for name in RAW_COLLECTIONS):
+            return True
+        end, width = start, width * 2
+    return False
 
 
 def count_written(db: Database, lo: datetime | None, hi: datetime, limit: int = 0) -> dict[str, int]:
