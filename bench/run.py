@@ -364,11 +364,24 @@ class Bench:
         )
         return measured, json.loads(measured.stdout[measured.stdout.index("{") :])
 
-    def restart_spark_connect(self) -> None:
-        """A fresh Spark Connect server, so that its peak memory over the next load is that load's alone."""
+    def restart_spark_connect(self, warmed: bool = True) -> None:
+        """A fresh Spark Connect server, so that its peak memory over the next load is that load's alone; and, when
+        `warmed`, once its warm-up has ended, so that the load runs alone on it."""
+        log_path = self.stack.log_dir / "spark_connect.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
         self.stack.supervisor.stop_programs(["spark_connect"])
         self.stack.supervisor.start_program("spark_connect")
         self.stack.wait_healthy(("spark_connect",))
+        deadline = time.monotonic() + 600
+        while warmed and time.monotonic() < deadline:
+            with log_path.open("rb") as server_log:
+                server_log.seek(offset)
+                text = server_log.read().decode(errors="replace")
+            if any(end in text for end in ("warmed up: ", "no warm-up", "the warm-up of")):
+                return
+            time.sleep(2)
+        if warmed:
+            raise RuntimeError(f"the Spark Connect server's warm-up did not end; see {log_path}")
 
     # ----------------------------------------------------------------------------- figures
     def lake_ingest(self) -> None:
@@ -876,6 +889,8 @@ class Bench:
     def freshness(self) -> None:
         """In the running stack at a 1-minute cadence: fetched_at -> the run that made the row visible."""
         cycles = self.scale.freshness_cycles
+        # As after `make run`: a server just started, warming up while Airflow starts.
+        self.restart_spark_connect(warmed=False)
         log("starting Airflow, Mongo Express and pgAdmin on the bench stack")
         self.stack.start(full=True)
         started = datetime.now(UTC)

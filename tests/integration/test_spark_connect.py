@@ -214,3 +214,65 @@ def test_a_load_that_hangs_on_the_server_is_interrupted_at_its_timeout(settings,
     lake_server.check(settings, lake_server.chosen(settings))  # the lake answers again
     # The server is free for the next load, which loads everything.
     assert make_load(settings, "connect-after-hang").returncode == 0
+
+
+def sql_executions(settings) -> int:
+    """How many queries the server has run (its UI's SQL list), for every session at once."""
+    ui = f"http://127.0.0.1:{settings.SPARK_CONNECT_UI_PORT}/api/v1/applications"
+    (app,) = requests.get(ui, timeout=5).json()
+    return len(requests.get(f"{ui}/{app['id']}/sql", params={"length": 100_000}, timeout=5).json())
+
+
+def wait_for_line(path, text: str, timeout: float = 240) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [line for line in path.read_text(errors="replace").splitlines() if text in line]
+        if found:
+            return found[-1]
+        assert time.monotonic() < deadline, f"no line with {text!r} in {path}"
+        time.sleep(1)
+
+
+def test_a_started_server_warms_up_on_the_job_s_queries_and_writes_nothing(settings, connect_server, lake, pg):
+    # `serve` started the warm-up beside the server when the session's server started.
+    line = wait_for_line(connect_server.log_path, "warmed up: ")
+    assert f"SPARK_CONNECT_PORT={settings.SPARK_CONNECT_PORT}" in line
+
+    # A warm-up run again, as the server's start runs it: the job's queries reach the server, over a window that
+    # holds nothing, and neither the lake nor the warehouse changes.
+    before = sql_executions(settings)
+    result = run_module(load_env(settings, SPARK_CONNECT_WARM_UP_ROUNDS="2"), "market_weather.job.warm_up")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "warmed up: 2 rounds of a load's queries" in result.stderr
+    assert sql_executions(settings) - before >= 2 * 6, "each round runs the tally and every table's query"
+    assert [name for name in lake.list_collection_names() if lake[name].estimated_document_count()] == []
+    assert pg.execute("SELECT count(*) FROM etl_runs").fetchone()[0] == 0
+    assert cached_on_server(settings) == []
+
+
+def test_a_warm_up_that_cannot_read_the_lake_says_so_in_one_line_and_the_server_runs_on(settings, connect_server):
+    nowhere = f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=1000"
+    result = run_module(
+        load_env(settings, MONGO_URI=nowhere, SPARK_CONNECT_WARM_UP_ROUNDS="1"), "market_weather.job.warm_up"
+    )
+    assert result.returncode == 0, "the server's start does not depend on it"
+    (warning,) = [line for line in result.stderr.splitlines() if " WARNING " in line]
+    assert f"the warm-up of the Spark Connect server at sc://127.0.0.1:{settings.SPARK_CONNECT_PORT}" in warning
+    assert "stopped: " in warning
+    assert "warmed up" not in result.stderr
+    assert connect.check(settings)
+
+
+def test_a_warm_up_whose_server_stopped_before_answering_ends_at_once(settings):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    started = time.monotonic()
+    result = run_module(
+        load_env(settings, SPARK_CONNECT_PORT=str(free_port())),
+        "market_weather.job.warm_up",
+        "--server-pid",
+        str(gone.pid),
+    )
+    assert time.monotonic() - started < 30, "not the minutes it waits for a server that is starting"
+    assert result.returncode == 0
+    assert "did not answer within 300 s or stopped: no warm-up" in result.stderr

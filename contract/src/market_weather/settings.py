@@ -223,6 +223,9 @@ class SparkSettings(SettingsGroup):
     SPARK_CONNECT_HOST: str = Field("127.0.0.1", min_length=1)
     SPARK_CONNECT_PORT: int = Field(15002, ge=1, le=65535)
     SPARK_CONNECT_UI_PORT: int = Field(4040, ge=1, le=65535)
+    # Sessions of a load's queries over an empty window that a newly started server runs before it is warm
+    # (`job.warm_up`); 0: none.
+    SPARK_CONNECT_WARM_UP_ROUNDS: int = Field(5, ge=0, le=50)
     # A load still running after this long is interrupted on the server and fails with a message saying so.
     LOAD_TIMEOUT_SECONDS: int = Field(1800, ge=10)
     # Where executors on other machines reach the driver (the Connect server's, in compose); unset locally.

@@ -115,10 +115,12 @@ def spark_worker_program(settings: Settings, state_dir: Path) -> Program:
 
 
 def spark_connect_program(settings: Settings, state_dir: Path) -> Program:
-    """The Spark Connect server every load runs on, an application on the master (`job.connect`)."""
+    """The Spark Connect server every load runs on, an application on the master (`job.connect`); its warm-up reads
+    the lake as the read-only login (`job.warm_up`), as in compose."""
     environment = {
         name: value for name, value in settings.as_environment().items() if name in SparkSettings.model_fields
     }
+    environment |= {"MONGO_URI": lake_server.reader_uri(settings), "MONGO_DB": settings.MONGO_DB}
     return Program(
         "spark_connect",
         [sys.executable, "-m", "market_weather.job.connect", "serve", "--master", spark_cluster.master_url(settings)],

@@ -159,6 +159,22 @@ def check(settings: SparkSettings) -> str:
     return f"Spark Connect {url(settings)} (Spark {version}), UI on http://127.0.0.1:{settings.SPARK_CONNECT_UI_PORT}"
 
 
+def start_warm_up() -> None:
+    """Start `job.warm_up` in a process that nothing waits for, before this one becomes the server: a fork whose own
+    fork runs it, and which ends at once, so that the server's JVM, taking this process's place, has no child of
+    ours to reap (in compose, the image's init, dumb-init, reaps the warm-up when it ends)."""
+    server = os.getpid()  # the JVM's, once it takes this process's place
+    child = os.fork()
+    if child == 0:
+        try:
+            if os.fork() == 0:
+                warm_up = ["-m", "market_weather.job.warm_up", "--server-pid", str(server)]
+                os.execv(sys.executable, [sys.executable, *warm_up])
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The Spark Connect server the warehouse loads run on.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings(SparkSettings)
     if args.command == "serve":
         command = server_command(settings, args.master, args.bind)
+        start_warm_up()
         os.execv(command[0], command)  # signals reach the JVM itself (spark-submit execs java)
     try:
         print(check(settings))
