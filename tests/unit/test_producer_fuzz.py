@@ -213,3 +213,38 @@ def test_no_mutated_response_raises_or_costs_a_valid_record():
     for words in ("wider than 64 bits", "DECIMAL(38,18)", "the year 9999", "unpaired surrogate", "nested deeper"):
         assert any(words in reason for reason in reasons), f"no case produced {words!r}: {reasons.most_common(8)}"
     assert documents > RESPONSES * 2
+
+
+# Where each API sends a number, in the records the producer types.
+NUMBER_FIELDS = {
+    "coincap_history": ("time",),
+    "openweather_air": ("dt", "main.aqi"),
+    "openweather_weather": (
+        *("dt", "visibility", "coord.lat", "coord.lon", "wind.speed", "wind.deg", "wind.gust", "clouds.all"),
+        *("main.temp", "main.feels_like", "main.temp_min", "main.temp_max", "main.pressure", "main.humidity"),
+        *("rain.1h", "snow.1h"),
+    ),
+}
+
+
+def _numbers_sent_as_numbers(collection: str, payload: dict) -> Iterator[tuple[str, Any]]:
+    """The fields an API sends as numbers, in a stored payload, that it holds: (where, value)."""
+    for where in NUMBER_FIELDS.get(collection, ()):
+        node: Any = payload
+        for name in where.split("."):
+            node = node.get(name) if isinstance(node, dict) else None
+        yield where, node
+    if collection == "openweather_air":
+        yield from ((f"components.{name}", value) for name, value in payload["components"].items())
+
+
+def test_no_stored_record_holds_a_boolean_or_a_string_where_the_api_sends_a_number():
+    """A lax number would take `true` for 1 and "2" for 2: the seeded fuzz stored such AQIs before."""
+    checked = 0
+    for case in fuzz_cases(SEED, RESPONSES):
+        batch = case.run()
+        for doc in batch.documents:
+            for where, value in _numbers_sent_as_numbers(batch.collection, doc["payload"]):
+                assert not isinstance(value, bool | str), f"case {case.number}: {where} stored as {value!r}"
+                checked += value is not None
+    assert checked > RESPONSES

@@ -88,6 +88,16 @@ def test_air_pollution_accepts_the_documented_float_aqi_and_rejects_out_of_range
     assert "aqi" in batch.dead_letters[0]["reason"]
 
 
+@pytest.mark.parametrize("aqi", [True, "2", "2.0", None, [2]])
+def test_air_pollution_refuses_an_aqi_that_is_not_a_number(aqi):
+    body = load_fixture("openweather_air_pollution_history.json")
+    body["list"][1]["main"]["aqi"] = aqi
+    batch = records.openweather_air(body, "paris", ENVELOPE)
+    assert len(batch.documents) == len(body["list"]) - 1
+    (letter,) = batch.dead_letters
+    assert letter["reason"].startswith("main.aqi: ") and letter["payload"]["main"]["aqi"] == aqi
+
+
 @pytest.mark.parametrize(
     "path, value, where",
     [

@@ -158,7 +158,8 @@ class OpenWeatherCurrent(_Record):
 
 
 class _Aqi(_Record):
-    aqi: Annotated[float, Field(ge=1, le=5, multiple_of=1)]
+    # 2 or 2.0 (the documentation shows both); never `true` or "2", which a lax float would take for 1 and 2.
+    aqi: Annotated[float, Field(strict=True, ge=1, le=5, multiple_of=1)]
 
 
 class OpenWeatherAirItem(_Record):
