@@ -36,6 +36,7 @@ COPY --chown=airflow:0 postgres ./postgres
 COPY --chown=airflow:0 dashboard ./dashboard
 COPY --chown=airflow:0 orchestration ./orchestration
 COPY --chown=airflow:0 launcher ./launcher
+COPY --chown=airflow:0 intake ./intake
 COPY --chown=airflow:0 dags ./dags
 RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e ".[airflow,dashboard]"
 COPY --from=jars --chown=airflow:0 /jars /opt/platform/jars
