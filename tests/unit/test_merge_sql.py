@@ -16,21 +16,27 @@ def spec(name: str) -> merge.TableSpec:
     return next(s for s in merge.TABLES if s.name == name)
 
 
-def test_the_price_upsert_keeps_stored_values_where_a_history_point_has_none():
+def test_the_price_upsert_keeps_stored_values_where_a_history_point_has_none_and_an_api_row_wins():
     statement = merge._merge_statement(spec("asset_prices"), "staging.asset_prices__r1").as_string()
     values = ("price_usd", "market_cap_usd", "volume_usd_24h", "change_percent_24h", "vwap_24h", "supply")
+    updated = (*values, "from_file")
+
+    def new(c: str) -> str:
+        kept = f'COALESCE(EXCLUDED."{c}", t."{c}")'
+        return f'CASE WHEN t.from_file AND NOT EXCLUDED.from_file THEN EXCLUDED."{c}" ELSE {kept} END'
+
     assert statement == (
         'INSERT INTO "asset_prices" AS t ("asset_id", "observed_at", '
-        + ", ".join(f'"{c}"' for c in values)
+        + ", ".join(f'"{c}"' for c in updated)
         + ') SELECT "asset_id", "observed_at", '
         + ", ".join(f'trim_scale("{c}")' for c in values)
-        + ' FROM "staging"."asset_prices__r1" ON CONFLICT ("asset_id", "observed_at") DO UPDATE SET '
-        + ", ".join(f'"{c}" = COALESCE(EXCLUDED."{c}", t."{c}")' for c in values)
+        + ', "from_file" FROM "staging"."asset_prices__r1" ON CONFLICT ("asset_id", "observed_at") DO UPDATE SET '
+        + ", ".join(f'"{c}" = {new(c)}' for c in updated)
         + " WHERE ("
-        + ", ".join(f't."{c}"' for c in values)
+        + ", ".join(f't."{c}"' for c in updated)
         + ") IS DISTINCT FROM ("
-        + ", ".join(f'COALESCE(EXCLUDED."{c}", t."{c}")' for c in values)
-        + ")"
+        + ", ".join(new(c) for c in updated)
+        + ") AND (t.from_file OR NOT EXCLUDED.from_file)"
     )
 
 
@@ -60,6 +66,7 @@ def test_the_merge_writes_every_staged_table_in_the_order_they_are_staged():
 def test_each_sql_file_is_one_statement_that_renders(name):
     statement = queries.load(name).format(
         staged_air=merge._identifier("staging.air"),
+        staged_weather=merge._identifier("staging.weather"),
         staged_prices=merge._identifier("staging.prices"),
         table=sql.Identifier("asset_prices"),
         key=sql.Identifier("asset_id"),

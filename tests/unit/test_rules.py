@@ -9,21 +9,42 @@ from decimal import Decimal
 
 import pytest
 
-from market_weather.contract import COINCAP_ASSETS, COINCAP_HISTORY, OPENWEATHER_AIR, OPENWEATHER_WEATHER
+from market_weather.contract import (
+    COINCAP_ASSETS,
+    COINCAP_HISTORY,
+    COINGECKO_HISTORY,
+    OPEN_METEO_WEATHER,
+    OPENWEATHER_AIR,
+    OPENWEATHER_WEATHER,
+)
 from market_weather.job import rules, schemas, transforms
-from tests.unit.test_transforms import F0, T0, air_doc, asset_doc, history_doc, raw, weather_doc
+from tests.unit.test_transforms import (
+    F0,
+    T0,
+    air_doc,
+    asset_doc,
+    coingecko_doc,
+    history_doc,
+    open_meteo_doc,
+    raw,
+    weather_doc,
+)
 
 SCHEMAS = {
     COINCAP_ASSETS: schemas.COINCAP_ASSETS,
     COINCAP_HISTORY: schemas.COINCAP_HISTORY,
     OPENWEATHER_WEATHER: schemas.OPENWEATHER_WEATHER,
     OPENWEATHER_AIR: schemas.OPENWEATHER_AIR,
+    COINGECKO_HISTORY: schemas.COINGECKO_HISTORY,
+    OPEN_METEO_WEATHER: schemas.OPEN_METEO_WEATHER,
 }
 ROWS = {
     COINCAP_ASSETS: transforms.coincap_asset_rows,
     COINCAP_HISTORY: transforms.coincap_history_rows,
     OPENWEATHER_WEATHER: transforms.weather_rows,
     OPENWEATHER_AIR: transforms.air_rows,
+    COINGECKO_HISTORY: transforms.coingecko_rows,
+    OPEN_METEO_WEATHER: transforms.open_meteo_rows,
 }
 # A clean document of each collection, with every field a rule looks at filled.
 CLEAN = {
@@ -31,6 +52,8 @@ CLEAN = {
     COINCAP_HISTORY: history_doc("clean", "bitcoin", T0, F0, "101"),
     OPENWEATHER_WEATHER: weather_doc("clean", T0, F0, wind={"speed": 4.1, "deg": 230.0, "gust": 7.2}, snow={"1h": 0.1}),
     OPENWEATHER_AIR: air_doc("clean", T0, F0, 2.0),
+    COINGECKO_HISTORY: coingecko_doc("clean", "bitcoin", T0, F0, "101", market_cap="2000", total_volume="30"),
+    OPEN_METEO_WEATHER: open_meteo_doc("clean", T0, F0),
 }
 ENVELOPE_FIELDS = {"entity_id": 3, "observed_at": 4, "fetched_at": 5}
 
@@ -41,18 +64,18 @@ def with_value(doc: tuple, field: str, value) -> tuple:
         out = list(doc)
         out[ENVELOPE_FIELDS[field]] = value
         return tuple(out)
-    payload = copy.deepcopy(doc[8])
-    *parents, last = field.removeprefix("payload.").replace("[0]", ".0").split(".")
+    payload = copy.deepcopy(doc[8])  # `payload`, or an Open-Meteo row's `values`
+    *parents, last = field.removeprefix("payload.").removeprefix("values.").replace("[0]", ".0").split(".")
     node = payload
     for key in parents:
         node = node[int(key)] if key.isdigit() else node[key]
     node[last] = value
-    return (*doc[:8], payload)
+    return (*doc[:8], payload, *doc[9:])
 
 
 def typed(collection: str, value):
     """A bound as the raw schema holds it: CoinCap numbers are decimal strings."""
-    return str(value) if collection.startswith("coincap") else float(value)
+    return str(value) if collection.startswith("coin") else float(value)
 
 
 def cases() -> list[tuple[str, str, tuple, bool, str]]:

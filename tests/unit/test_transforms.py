@@ -16,7 +16,7 @@ F1 = datetime(2026, 5, 1, 12, 6, 0)
 PRICES_SCHEMA = (
     "asset_id string, observed_at timestamp, price_usd decimal(38,18), market_cap_usd decimal(38,18), "
     "volume_usd_24h decimal(38,18), change_percent_24h decimal(38,18), vwap_24h decimal(38,18), "
-    "supply decimal(38,18)"
+    "supply decimal(38,18), from_file boolean"
 )
 
 
@@ -89,7 +89,28 @@ SNAPSHOT_PRICE_ROW = (
     Decimal("-1.25"),
     None,
     Decimal("19800000"),
+    False,
 )
+
+
+def coingecko_doc(_id, entity, observed, fetched, price, market_cap="", total_volume=""):
+    """A CoinGecko export's row as the intake lands it: the cells as read (an empty cell is an empty string)."""
+    cells = {"snapped_at": "", "price": price, "market_cap": market_cap, "total_volume": total_volume}
+    return (_id, "file", "coingecko_csv", entity, observed, fetched, "file-1", 1, cells)
+
+
+def open_meteo_doc(_id, observed, fetched, **values):
+    """An Open-Meteo export's row as the intake lands it: `values` in the warehouse's units, then its line."""
+    converted: dict[str, object] = {
+        "temp_c": 7.5,
+        "humidity_pct": 80.0,
+        "pressure_hpa": 1010.0,
+        "wind_speed_ms": 3.0,
+        "wind_deg": 200.0,
+    }
+    converted |= {"wind_gust_ms": 6.0, "clouds_pct": 90.0, "visibility_m": 24_000.0, "rain_1h_mm": 0.2}
+    converted |= {"feels_like_c": 5.0, "condition": "Rain", "description": "slight rain"} | values
+    return (_id, "file", "open_meteo_csv", "paris", observed, fetched, "file-2", 1, converted, None, 7)
 
 
 def test_asset_prices_keep_one_row_per_instant_and_a_snapshot_wins(spark):
@@ -108,11 +129,90 @@ def test_asset_prices_keep_one_row_per_instant_and_a_snapshot_wins(spark):
     expected = spark.createDataFrame(
         [
             SNAPSHOT_PRICE_ROW,
-            ("bitcoin", T1, Decimal("102"), None, None, None, None, None),
+            ("bitcoin", T1, Decimal("102"), None, None, None, None, None, False),
         ],  # history fills only price_usd
         PRICES_SCHEMA,
     )
     assertDataFrameEqual(transforms.asset_prices(transforms.valid(snapshots), transforms.valid(history)), expected)
+
+
+def test_a_files_prices_fill_price_cap_and_volume_and_lose_to_any_api_row_at_their_instant(spark):
+    snapshots = transforms.coincap_asset_rows(raw(spark, schemas.COINCAP_ASSETS, [asset_doc("a", "bitcoin", T0, F0)]))
+    history = transforms.coincap_history_rows(
+        raw(spark, schemas.COINCAP_HISTORY, [history_doc("h", "bitcoin", T1, F0, "101")])
+    )
+    files = transforms.coingecko_rows(
+        raw(
+            spark,
+            schemas.COINGECKO_HISTORY,
+            [
+                coingecko_doc("f0", "bitcoin", T0, F1, "1", "2", "3"),
+                coingecko_doc("f1", "bitcoin", T1, F1, "1", "2", "3"),
+                coingecko_doc("f2", "bitcoin", F0, F1, "97.5", "", " "),  # CoinGecko leaves early cells empty
+                coingecko_doc("f3", "bitcoin", F1, F1, "97.5", "lots"),
+            ],
+        )
+    )
+    assert [(r._id, r.reason) for r in transforms.rejected(files, "coingecko_history").collect()] == [
+        ("f3", "market_cap: not a decimal")
+    ]
+    expected = spark.createDataFrame(
+        [
+            SNAPSHOT_PRICE_ROW,
+            ("bitcoin", T1, Decimal("101"), None, None, None, None, None, False),
+            ("bitcoin", F0, Decimal("97.5"), None, None, None, None, None, True),
+        ],
+        PRICES_SCHEMA,
+    )
+    both = transforms.asset_prices(transforms.valid(snapshots), transforms.valid(history), transforms.valid(files))
+    assertDataFrameEqual(both, expected)
+
+
+def test_a_files_weather_fills_what_the_export_has_and_loses_to_the_apis_at_its_instant(spark):
+    api = transforms.weather_rows(raw(spark, schemas.OPENWEATHER_WEATHER, [weather_doc("w", T0, F0)]))
+    files = transforms.open_meteo_rows(
+        raw(
+            spark,
+            schemas.OPEN_METEO_WEATHER,
+            [
+                open_meteo_doc("f0", T0, F1),
+                open_meteo_doc("f1", T1, F1, rain_1h_mm=None, condition=None, description=None),
+                open_meteo_doc("f2", F0, F1, temp_c=None),
+                open_meteo_doc("f3", F1, F1, humidity_pct=101.0),
+            ],
+        )
+    )
+    assert {r._id: r.reason for r in transforms.rejected(files, "open_meteo_weather").collect()} == {
+        "f2": "values.temp_c: missing",
+        "f3": "values.humidity_pct: humidity_pct_percent (from 0 to 100)",
+    }
+    rows = {
+        r.observed_at: r
+        for r in transforms.weather_observations(transforms.valid(api), transforms.valid(files)).collect()
+    }
+    assert (rows[T0].temp_c, rows[T0].from_file) == (8.5, False)
+    one = rows[T1].asDict()
+    assert one == {
+        "location_id": "paris",
+        "observed_at": T1,
+        "temp_c": 7.5,
+        "feels_like_c": 5.0,
+        "temp_min_c": None,
+        "temp_max_c": None,
+        "pressure_hpa": 1010.0,
+        "humidity_pct": 80.0,
+        "wind_speed_ms": 3.0,
+        "wind_deg": 200.0,
+        "wind_gust_ms": 6.0,
+        "clouds_pct": 90.0,
+        "visibility_m": 24_000.0,
+        "rain_1h_mm": None,
+        "snow_1h_mm": None,
+        "condition": None,
+        "description": None,
+        "from_file": True,
+    }
+    assert sorted(rows) == [T0, T1]
 
 
 def test_assets_are_taken_from_the_newest_snapshot(spark):
@@ -233,7 +333,7 @@ def test_raw_frames_become_the_warehouse_tables_and_the_rejects(spark):
         spark.createDataFrame(
             [
                 SNAPSHOT_PRICE_ROW,
-                ("bitcoin", T1, Decimal("101"), None, None, None, None, None),
+                ("bitcoin", T1, Decimal("101"), None, None, None, None, None, False),
             ],
             PRICES_SCHEMA,
         ),

@@ -18,6 +18,15 @@ OPENWEATHER_WEATHER = "openweather_weather"
 OPENWEATHER_AIR = "openweather_air"
 DEAD_LETTERS = "dead_letters"
 RAW_COLLECTIONS = (COINCAP_ASSETS, COINCAP_HISTORY, OPENWEATHER_WEATHER, OPENWEATHER_AIR)
+# Rows taken in from files (the file intake), in collections named for what they hold, with the raw collections'
+# envelope and indexes (JSON Lines of the APIs' records go to the APIs' own collections); and one document per file.
+COINGECKO_HISTORY = "coingecko_history"
+OPEN_METEO_WEATHER = "open_meteo_weather"
+FILE_COLLECTIONS = (COINGECKO_HISTORY, OPEN_METEO_WEATHER)
+FILES = "files"
+# Everything the job loads into the warehouse.
+LOADED_COLLECTIONS = (*RAW_COLLECTIONS, *FILE_COLLECTIONS)
+FILE_SOURCE = "file"
 
 # Bumped when the envelope changes shape; stored in every raw document.
 SCHEMA_VERSION = 1
@@ -75,6 +84,7 @@ ASSET_PRICES = Table(
         "change_percent_24h",
         "vwap_24h",
         "supply",
+        "from_file",
     ),
 )
 ASSET_OHLC = Table(
@@ -104,6 +114,7 @@ WEATHER_OBSERVATIONS = Table(
         "snow_1h_mm",
         "condition",
         "description",
+        "from_file",
     ),
 )
 AIR_QUALITY = Table(

@@ -23,7 +23,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS, RAW_UNIQUE_KEY
+from market_weather.contract import DEAD_LETTERS, FETCHED_AT, LOADED_COLLECTIONS, RAW_UNIQUE_KEY
 from market_weather.text import printable
 
 DUPLICATE_KEY = 11000
@@ -39,9 +39,12 @@ DEAD_LETTER_PAYLOAD_MAX_BYTES = 1024 * 1024
 
 
 def ensure_lake_indexes(db: Database) -> None:
-    for name in RAW_COLLECTIONS:
+    """Every collection the job loads from (the APIs' and the files'), and the dead letters."""
+    for name in LOADED_COLLECTIONS:
         ensure_raw_indexes(db[name])
     db[DEAD_LETTERS].create_index([(FETCHED_AT, ASCENDING)], name=FETCHED_AT)
+    # A file's status counts its dead letters.
+    db[DEAD_LETTERS].create_index([("file_id", ASCENDING), ("line", ASCENDING)], name="file_line")
 
 
 def ensure_raw_indexes(collection: Collection) -> None:

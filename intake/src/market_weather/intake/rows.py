@@ -18,19 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from market_weather.contract import SCHEMA_VERSION
+from market_weather.contract import (
+    FILE_SOURCE,
+    SCHEMA_VERSION,
+)
 from market_weather.intake.formats import Format, Line, Refused, coingecko_name
 from market_weather.lake import Batch, storable, unstorable
 from market_weather.producer import records
 from market_weather.producer.casts import fits_money
 from market_weather.settings import Location
 from market_weather.text import printable
-
-FILE_SOURCE = "file"
-# The collections of the CSV formats' rows, named for what they hold (JSON Lines records go to the APIs' own).
-COINGECKO_HISTORY = "coingecko_history"
-OPEN_METEO_WEATHER = "open_meteo_weather"
-FILE_COLLECTIONS = (COINGECKO_HISTORY, OPEN_METEO_WEATHER)
 
 # A file's location found by its coordinates: the nearest configured one within this distance (Open-Meteo answers
 # with its grid cell's coordinates, a few kilometres from those asked).

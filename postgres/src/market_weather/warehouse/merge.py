@@ -41,6 +41,9 @@ class TableSpec:
     keep_existing_when_null: bool = False
     # Only a newer row replaces the stored one.
     newer_column: str | None = None
+    # The table holds rows from files too (`from_file`): an API's row replaces one from a file, wholly, and a file's
+    # row never replaces an API's.
+    api_wins: bool = False
 
     @property
     def name(self) -> str:
@@ -57,9 +60,9 @@ class TableSpec:
 
 TABLES = (
     TableSpec(ASSETS, numeric=("supply", "max_supply"), newer_column="updated_at"),
-    TableSpec(ASSET_PRICES, numeric=ASSET_PRICES.values, keep_existing_when_null=True),
+    TableSpec(ASSET_PRICES, numeric=ASSET_PRICES.values[:-1], keep_existing_when_null=True, api_wins=True),
     TableSpec(LOCATIONS),
-    TableSpec(WEATHER_OBSERVATIONS),
+    TableSpec(WEATHER_OBSERVATIONS, api_wins=True),
     TableSpec(AIR_QUALITY),
 )
 
@@ -93,9 +96,14 @@ def _merge_statement(spec: TableSpec, staged: str) -> sql.Composed:
     updated = [c for c in spec.columns if c not in spec.key]
 
     def new_value(c: str) -> sql.Composable:
-        if spec.keep_existing_when_null:
-            return sql.SQL("COALESCE(EXCLUDED.{c}, t.{c})").format(c=sql.Identifier(c))
-        return sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c))
+        if not spec.keep_existing_when_null:
+            return sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c))
+        kept = sql.SQL("COALESCE(EXCLUDED.{c}, t.{c})").format(c=sql.Identifier(c))
+        if spec.api_wins:  # nothing of a file's row is kept beside an API's
+            return sql.SQL("CASE WHEN t.from_file AND NOT EXCLUDED.from_file THEN EXCLUDED.{c} ELSE {kept} END").format(
+                c=sql.Identifier(c), kept=kept
+            )
+        return kept
 
     changed = sql.SQL("({old}) IS DISTINCT FROM ({new})").format(
         old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updated),
@@ -105,6 +113,8 @@ def _merge_statement(spec: TableSpec, staged: str) -> sql.Composed:
         changed = sql.SQL("{changed} AND t.{col} <= EXCLUDED.{col}").format(
             changed=changed, col=sql.Identifier(spec.newer_column)
         )
+    if spec.api_wins:
+        changed = sql.SQL("{changed} AND (t.from_file OR NOT EXCLUDED.from_file)").format(changed=changed)
     return sql.SQL(
         "INSERT INTO {target} AS t ({cols}) SELECT {source_cols} FROM {staged} "
         "ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE {changed}"
@@ -119,9 +129,13 @@ def _merge_statement(spec: TableSpec, staged: str) -> sql.Composed:
     )
 
 
-def _add_air_only_locations(conn: psycopg.Connection, staged_air: str, configured: Sequence[Location]) -> int:
+def _add_configured_locations(conn: psycopg.Connection, staged: dict[str, str], configured: Sequence[Location]) -> int:
+    """Locations that air quality or a file's weather names before the API's weather does."""
+    statement = load("locations_configured").format(
+        staged_air=_identifier(staged[AIR_QUALITY.name]), staged_weather=_identifier(staged[WEATHER_OBSERVATIONS.name])
+    )
     return conn.execute(
-        load("locations_from_air").format(staged_air=_identifier(staged_air)),
+        statement,
         {
             "ids": [loc.id for loc in configured],
             "names": [loc.name for loc in configured],
@@ -162,7 +176,7 @@ def merge_and_commit(
     with conn.transaction():
         for spec in TABLES:
             per_table[spec.name] = conn.execute(_merge_statement(spec, staged[spec.name])).rowcount
-        per_table[LOCATIONS.name] += _add_air_only_locations(conn, staged[AIR_QUALITY.name], configured_locations)
+        per_table[LOCATIONS.name] += _add_configured_locations(conn, staged, configured_locations)
         per_table[ASSET_OHLC.name] = _recompute_ohlc(conn, staged[ASSET_PRICES.name])
         written = sum(per_table.values())
         message = ", ".join(f"{t}={n}" for t, n in per_table.items())

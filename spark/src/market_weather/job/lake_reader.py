@@ -15,7 +15,14 @@ from bson import ObjectId
 from pymongo.database import Database
 from pyspark.sql import DataFrame, Row, SparkSession
 
-from market_weather.contract import DEAD_LETTERS, FETCHED_AT, RAW_COLLECTIONS
+from market_weather.contract import (
+    DEAD_LETTERS,
+    FETCHED_AT,
+    FILE_COLLECTIONS,
+    FILE_SOURCE,
+    LOADED_COLLECTIONS,
+    RAW_COLLECTIONS,
+)
 from market_weather.job.schemas import CORRUPT_RECORD, RAW_SCHEMAS
 from market_weather.lake import LakeWriter, chunks
 from market_weather.settings import Settings
@@ -58,16 +65,17 @@ def written_since(db: Database, lo: datetime | None, hi: datetime) -> bool:
     end, floor, width = as_utc(hi), as_utc(lo or OBJECT_ID_EPOCH), PROBE_FIRST_SLICE
     while end > floor:
         start = max(floor, end - width)
-        if any(db[name].find_one(_written(start, end), {"_id": 1}) is not None for name in RAW_COLLECTIONS):
+        if any(db[name].find_one(_written(start, end), {"_id": 1}) is not None for name in LOADED_COLLECTIONS):
             return True
         end, width = start, width * 2
     return False
 
 
 def count_written(db: Database, lo: datetime | None, hi: datetime, limit: int = 0) -> dict[str, int]:
-    """Raw documents per collection written in [lo, hi), counted on the write-order index (at most `limit`)."""
+    """Documents per collection the job loads written in [lo, hi), counted on the write-order index (at most
+    `limit`)."""
     options: dict[str, Any] = {"limit": limit} if limit else {}
-    return {name: db[name].count_documents(_written(lo, hi), **options) for name in RAW_COLLECTIONS}
+    return {name: db[name].count_documents(_written(lo, hi), **options) for name in LOADED_COLLECTIONS}
 
 
 def count_late_window(db: Database, lo: datetime, hi: datetime) -> int:
@@ -115,14 +123,18 @@ def read_collection(spark: SparkSession, settings: Settings, name: str, lo: date
     )
 
 
-def read_window(spark: SparkSession, settings: Settings, lo: datetime | None, hi: datetime) -> dict[str, DataFrame]:
-    """Every raw collection's documents written in [lo, hi), by collection name.
+def read_window(
+    spark: SparkSession, settings: Settings, lo: datetime | None, hi: datetime, files: bool = False
+) -> dict[str, DataFrame]:
+    """Every raw collection's documents written in [lo, hi), by collection name; and the file collections' too when
+    `files` (a file is being taken in or waits for its load: the lake holds no file row otherwise).
 
     Nothing is cached: each of the job's passes reads the window from the lake again, the fields the job reads
     and no more, which costs less than Spark's building a cache of it and keeps the memory of a load flat
     however large its window.
     """
-    return {name: read_collection(spark, settings, name, lo, hi) for name in RAW_COLLECTIONS}
+    names = (*RAW_COLLECTIONS, *FILE_COLLECTIONS) if files else RAW_COLLECTIONS
+    return {name: read_collection(spark, settings, name, lo, hi) for name in names}
 
 
 def dead_letter_rejected(db: Database, rejected: DataFrame, run_id: str) -> int:
@@ -136,6 +148,10 @@ def dead_letter_rejected(db: Database, rejected: DataFrame, run_id: str) -> int:
         _dead_letter_batch(db, writer, batch, run_id)
         count += len(batch)
     return count
+
+
+def _from_file(doc: dict) -> dict:
+    return {"file_id": doc.get("run_id"), "line": doc.get("line")}
 
 
 def _dead_letter_batch(db: Database, writer: LakeWriter, rejected: list[Row], run_id: str) -> None:
@@ -158,6 +174,8 @@ def _dead_letter_batch(db: Database, writer: LakeWriter, rejected: list[Row], ru
                     "payload": doc.get("payload"),
                     "lake_collection": collection,
                     "lake_id": doc["_id"],
+                    # A file's row: the file it came from and its line, as the intake's own dead letters say.
+                    **(_from_file(doc) if doc.get("source") == FILE_SOURCE else {}),
                 }
             )
     writer.insert(DEAD_LETTERS, letters)

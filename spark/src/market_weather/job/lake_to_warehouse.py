@@ -33,7 +33,7 @@ from pymongo.database import Database
 from pyspark.sql import SparkSession
 
 from market_weather.contract import new_run_id
-from market_weather.job import connect, lake_reader, loader, transforms
+from market_weather.job import connect, file_status, lake_reader, loader, transforms
 from market_weather.job.plan import Plan, cutoff, decide, late_window
 from market_weather.job.session import load_session
 from market_weather.job.spark_conf import application_name
@@ -197,10 +197,12 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             runs.close_abandoned(conn)  # only a live run is ever `running`
         lake = mongo[settings.MONGO_DB]
         late = timedelta(seconds=settings.ETL_LATE_WRITE_SECONDS)
+        clock = utc_now()
         with phase("plan"):
-            todo = plan(conn, lake, late, utc_now())
+            todo = plan(conn, lake, late, clock)
         if todo.idle:
             runs.record_idle(conn, run_id, todo.watermark)
+            _files_loaded(lake, clock)  # a file of duplicates alone wrote nothing to load
             return RunSummary(run_id, "success", _iso(todo.watermark), _iso(todo.watermark), seconds=phase.seconds)
         if todo.reread:
             log.info("a late write landed before %s: reading its %s again", todo.watermark, late)
@@ -208,6 +210,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         # What the next run counts again to find late writes, counted before this one reads.
         with phase("plan"):
             runs.record_start(conn, run_id, todo.watermark, lake_reader.count_late_window(lake, hi - late, hi))
+            files = file_status.pending(lake, lo)
         # Inside: a Spark that fails to start is a failed run too.
         with runs.failure_recorded(conn, run_id):
             with phase("spark_start"):
@@ -215,7 +218,7 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
             with Deadline(session, settings):
                 with phase("spark_start"):
                     _begin(session, run_id)
-                out = transforms.to_warehouse(lake_reader.read_window(session, settings, lo, hi))
+                out = transforms.to_warehouse(lake_reader.read_window(session, settings, lo, hi, files=files))
                 with phase("read"):  # the window's documents, typed and checked
                     rows_read, rows_rejected = out.counts()
                 if rows_rejected:
@@ -223,6 +226,8 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
                         lake_reader.dead_letter_rejected(lake, out.rejected, run_id)
                 with phase("load"):
                     merged = loader.load(conn, settings, run_id, out.tables, hi, rows_read, rows_rejected)
+        if files:
+            _files_loaded(lake, clock)
     log.info(
         "run %s: %d read, %d written, %d rejected; seconds %s",
         run_id,
@@ -242,6 +247,19 @@ def run(spark: SparkSession | None = None, settings: Settings | None = None, run
         merged.per_table,
         phase.seconds,
     )
+
+
+def _files_loaded(lake: Database, clock: datetime) -> None:
+    """The files that finished before the run's clock, as `loaded`: the run's read began after it, so their rows were
+    all in its window or an earlier one. After the merge committed: a failure here fails no load, and the next run
+    marks them."""
+    try:
+        marked = file_status.mark_loaded(lake, clock)
+    except Exception as exc:
+        log.warning("the files loaded were not marked so (%s: %s); the next run marks them", type(exc).__name__, exc)
+        return
+    if marked:
+        log.info("files loaded: %s", ", ".join(marked))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,14 @@ from decimal import Decimal
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from market_weather.contract import COINCAP_ASSETS, COINCAP_HISTORY, OPENWEATHER_AIR, OPENWEATHER_WEATHER
+from market_weather.contract import (
+    COINCAP_ASSETS,
+    COINCAP_HISTORY,
+    COINGECKO_HISTORY,
+    OPEN_METEO_WEATHER,
+    OPENWEATHER_AIR,
+    OPENWEATHER_WEATHER,
+)
 
 # A producer's clock may differ a little from the source's: an observation stamped up to this long
 # after its document was fetched is accepted.
@@ -116,6 +123,9 @@ PRESSURE_HPA = (850, 1100)
 WIND_MS = (0, 150)
 # The most rain ever measured in an hour is about 305 mm.
 PRECIPITATION_1H_MM = (0, 500)
+# A weather model's visibility (Open-Meteo's) goes past what OpenWeather reports, though not past the horizon's
+# few hundred kilometres.
+MODEL_VISIBILITY_M = (0, 500_000)
 POLLUTANTS = ("co", "no", "no2", "o3", "so2", "pm2_5", "pm10", "nh3")
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -161,6 +171,25 @@ RULES: dict[str, tuple[Rule, ...]] = {
         _text("condition", "payload.weather[0].main"),
         _text("description", "payload.weather[0].description"),
     ),
+    COINGECKO_HISTORY: (
+        ENTITY_TEXT,
+        Rule("price_positive", "price_usd", "payload.price", low=0, low_open=True),
+        _not_negative("market_cap_usd", "payload.market_cap"),
+        _not_negative("volume_usd_24h", "payload.total_volume"),
+    ),
+    OPEN_METEO_WEATHER: (
+        ENTITY_TEXT,
+        Rule("temperature_c", "temp_c", "values.temp_c", *TEMPERATURE_C),
+        Rule("feels_like_c", "feels_like_c", "values.feels_like_c", *FEELS_LIKE_C),
+        Rule("pressure_hpa", "pressure_hpa", "values.pressure_hpa", *PRESSURE_HPA),
+        _percent("humidity_pct", "values.humidity_pct"),
+        Rule("wind_speed_ms", "wind_speed_ms", "values.wind_speed_ms", *WIND_MS),
+        Rule("wind_speed_ms", "wind_gust_ms", "values.wind_gust_ms", *WIND_MS),
+        Rule("wind_direction_deg", "wind_deg", "values.wind_deg", 0, 360),
+        _percent("clouds_pct", "values.clouds_pct"),
+        Rule("visibility_m", "visibility_m", "values.visibility_m", *MODEL_VISIBILITY_M),
+        Rule("precipitation_1h_mm", "rain_1h_mm", "values.rain_1h_mm", *PRECIPITATION_1H_MM),
+    ),
     OPENWEATHER_AIR: (
         ENTITY_TEXT,
         Rule("aqi_1_to_5", "aqi", "payload.main.aqi", 1, 5),
@@ -169,12 +198,15 @@ RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 # The first data each source can hold: Bitcoin's first block; the weather archive's first year; the
-# first day of the air pollution history.
+# first day of the air pollution history; for files, the same for prices, and Open-Meteo's archive's first year.
 OBSERVED_AT: dict[str, ObservedAtRule] = {
     COINCAP_ASSETS: ObservedAtRule(datetime(2009, 1, 3, tzinfo=UTC)),
     COINCAP_HISTORY: ObservedAtRule(datetime(2009, 1, 3, tzinfo=UTC)),
     OPENWEATHER_WEATHER: ObservedAtRule(datetime(1979, 1, 1, tzinfo=UTC)),
     OPENWEATHER_AIR: ObservedAtRule(datetime(2020, 11, 27, tzinfo=UTC)),
+    COINGECKO_HISTORY: ObservedAtRule(datetime(2009, 1, 3, tzinfo=UTC)),
+    # Open-Meteo's historical weather (the ERA5 reanalysis) starts in 1940.
+    OPEN_METEO_WEATHER: ObservedAtRule(datetime(1940, 1, 1, tzinfo=UTC)),
 }
 
 

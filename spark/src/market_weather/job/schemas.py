@@ -94,9 +94,43 @@ OPENWEATHER_AIR = _envelope(
     )
 )
 
+# A CoinGecko export's row as read (text), and an Open-Meteo export's as the intake converted it: `values` in the
+# warehouse's units, named for its columns (the row as read, in `payload`, is not read by the job).
+COINGECKO_HISTORY = _envelope(_struct("snapped_at", "price", "market_cap", "total_volume"))
+
+OPEN_METEO_VALUES = (
+    "temp_c",
+    "feels_like_c",
+    "pressure_hpa",
+    "humidity_pct",
+    "wind_speed_ms",
+    "wind_deg",
+    "wind_gust_ms",
+    "clouds_pct",
+    "visibility_m",
+    "rain_1h_mm",
+)
+OPEN_METEO_WEATHER = StructType(
+    [
+        field
+        if field.name != "payload"
+        else StructField(
+            "values",
+            StructType(
+                [StructField(name, DoubleType()) for name in OPEN_METEO_VALUES]
+                + [StructField("condition", StringType()), StructField("description", StringType())]
+            ),
+        )
+        for field in _envelope(StructType()).fields
+    ]
+    + [StructField("line", LongType())]
+)
+
 RAW_SCHEMAS = {
     "coincap_assets": COINCAP_ASSETS,
     "coincap_history": COINCAP_HISTORY,
     "openweather_weather": OPENWEATHER_WEATHER,
     "openweather_air": OPENWEATHER_AIR,
+    "coingecko_history": COINGECKO_HISTORY,
+    "open_meteo_weather": OPEN_METEO_WEATHER,
 }

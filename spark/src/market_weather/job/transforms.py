@@ -20,13 +20,15 @@ from market_weather.contract import (
     ASSETS,
     COINCAP_ASSETS,
     COINCAP_HISTORY,
+    COINGECKO_HISTORY,
     LOCATIONS,
+    OPEN_METEO_WEATHER,
     OPENWEATHER_AIR,
     OPENWEATHER_WEATHER,
     WEATHER_OBSERVATIONS,
 )
 from market_weather.job import rules
-from market_weather.job.schemas import CORRUPT_RECORD, MONEY
+from market_weather.job.schemas import CORRUPT_RECORD, MONEY, OPEN_METEO_VALUES, RAW_SCHEMAS
 
 REJECTED_COLUMNS = ("collection", "_id", "entity_id", "reason")
 # A producer's clock may run a little ahead of the job's; a document fetched further ahead is refused.
@@ -64,6 +66,11 @@ def _required_decimal(raw: Column, name: str) -> tuple[Column, str]:
 
 def _optional_decimal(raw: Column, name: str) -> tuple[Column, str]:
     return raw.isNotNull() & _money(raw).isNull(), f"{name}: not a decimal"
+
+
+def _blank_is_null(raw: Column) -> Column:
+    """A CSV's empty cell as null (the APIs send null)."""
+    return F.nullif(F.trim(raw), F.lit(""))
 
 
 def _envelope_checks() -> list[tuple[Column, str]]:
@@ -128,6 +135,42 @@ def coincap_history_rows(raw: DataFrame) -> DataFrame:
             _reasons(*_envelope_checks(), _required_decimal(p["priceUsd"], "priceUsd")).alias("reason"),
         ),
         COINCAP_HISTORY,
+    )
+
+
+def coingecko_rows(raw: DataFrame) -> DataFrame:
+    """A CoinGecko export's daily points: price, market cap and 24 h volume (`total_volume`)."""
+    p = F.col("payload")
+    price, cap, volume = (_blank_is_null(p[name]) for name in ("price", "market_cap", "total_volume"))
+    return _with_rules(
+        raw.select(
+            *_envelope("asset_id"),
+            _money(price).alias("price_usd"),
+            _money(cap).alias("market_cap_usd"),
+            _money(volume).alias("volume_usd_24h"),
+            _reasons(
+                *_envelope_checks(),
+                _required_decimal(price, "price"),
+                _optional_decimal(cap, "market_cap"),
+                _optional_decimal(volume, "total_volume"),
+            ).alias("reason"),
+        ),
+        COINGECKO_HISTORY,
+    )
+
+
+def open_meteo_rows(raw: DataFrame) -> DataFrame:
+    """An Open-Meteo export's hours, as the intake converted them to the warehouse's units."""
+    v = F.col("values")
+    return _with_rules(
+        raw.select(
+            *_envelope("location_id"),
+            *(v[name].alias(name) for name in OPEN_METEO_VALUES),
+            v["condition"].alias("condition"),
+            v["description"].alias("description"),
+            _reasons(*_envelope_checks(), (v["temp_c"].isNull(), "values.temp_c: missing")).alias("reason"),
+        ),
+        OPEN_METEO_WEATHER,
     )
 
 
@@ -197,18 +240,22 @@ def _latest(rows: DataFrame, key: list[str], order: list[Column]) -> DataFrame:
     return rows.withColumn("_rank", rank).where(F.col("_rank") == 1).drop("_rank")
 
 
-def asset_prices(snapshots: DataFrame, history: DataFrame) -> DataFrame:
-    """One row per (asset, time): a snapshot wins over a history point at the same instant."""
-    from_snapshots = snapshots.select(*ASSET_PRICES.columns, "fetched_at", F.lit(0).alias("_priority"))
-    from_history = history.select(
-        "asset_id",
-        "observed_at",
-        "price_usd",
-        *(F.lit(None).cast(MONEY).alias(c) for c in ASSET_PRICES.columns[3:]),
+def _prices(rows: DataFrame, priority: int, from_file: bool = False) -> DataFrame:
+    """`rows` in asset_prices' columns (a column they lack null), with their priority at the same instant."""
+    return rows.select(
+        *(F.col(c) if c in rows.columns else F.lit(None).cast(MONEY).alias(c) for c in ASSET_PRICES.columns[:-1]),
+        F.lit(from_file).alias("from_file"),
         "fetched_at",
-        F.lit(1).alias("_priority"),
+        F.lit(priority).alias("_priority"),
     )
-    both = from_snapshots.unionByName(from_history)
+
+
+def asset_prices(snapshots: DataFrame, history: DataFrame, files: DataFrame | None = None) -> DataFrame:
+    """One row per (asset, time): a snapshot wins over a history point at the same instant, and either over a
+    file's point."""
+    both = _prices(snapshots, 0).unionByName(_prices(history, 1))
+    if files is not None:
+        both = both.unionByName(_prices(files, 2, from_file=True))
     latest = _latest(both, ["asset_id", "observed_at"], [F.col("_priority"), F.col("fetched_at").desc()])
     return latest.select(*ASSET_PRICES.columns)
 
@@ -219,8 +266,18 @@ def assets(snapshots: DataFrame) -> DataFrame:
     return latest.withColumn("updated_at", F.col("observed_at")).select(*ASSETS.columns)
 
 
-def weather_observations(weather: DataFrame) -> DataFrame:
-    latest = _latest(weather, ["location_id", "observed_at"], [F.col("fetched_at").desc()])
+def weather_observations(weather: DataFrame, files: DataFrame | None = None) -> DataFrame:
+    """One row per (location, time): the API's wins over a file's at the same instant."""
+    columns = WEATHER_OBSERVATIONS.columns[:-1]
+
+    def observations(rows: DataFrame, from_file: bool) -> DataFrame:
+        kept = (F.col(c) if c in rows.columns else F.lit(None).cast("double").alias(c) for c in columns)
+        return rows.select(*kept, F.lit(from_file).alias("from_file"), "fetched_at")
+
+    both = observations(weather, False)
+    if files is not None:
+        both = both.unionByName(observations(files, True))
+    latest = _latest(both, ["location_id", "observed_at"], [F.col("from_file"), F.col("fetched_at").desc()])
     return latest.select(*WEATHER_OBSERVATIONS.columns)
 
 
@@ -247,23 +304,32 @@ class Outputs:
         return (row["read"], row["rejected"]) if row else (0, 0)
 
 
+TYPED = {
+    COINCAP_ASSETS: coincap_asset_rows,
+    COINCAP_HISTORY: coincap_history_rows,
+    OPENWEATHER_WEATHER: weather_rows,
+    OPENWEATHER_AIR: air_rows,
+    COINGECKO_HISTORY: coingecko_rows,
+    OPEN_METEO_WEATHER: open_meteo_rows,
+}
+assert set(TYPED) == set(RAW_SCHEMAS)
+
+
 def to_warehouse(raw: dict[str, DataFrame]) -> Outputs:
-    """The raw frames, by collection name, as the warehouse tables they fill and the documents rejected."""
-    typed = {
-        COINCAP_ASSETS: coincap_asset_rows(raw[COINCAP_ASSETS]),
-        COINCAP_HISTORY: coincap_history_rows(raw[COINCAP_HISTORY]),
-        OPENWEATHER_WEATHER: weather_rows(raw[OPENWEATHER_WEATHER]),
-        OPENWEATHER_AIR: air_rows(raw[OPENWEATHER_AIR]),
-    }
+    """The raw frames, by collection name, as the warehouse tables they fill and the documents rejected. The APIs'
+    four collections are always there; the files' two when the window may hold rows of a file."""
+    typed = {name: TYPED[name](frame) for name, frame in raw.items()}
     rejects = reduce(DataFrame.unionByName, (rejected(rows, name) for name, rows in typed.items()))
     reasons = reduce(DataFrame.unionByName, (rows.select("reason") for rows in typed.values()))
     tally = reasons.agg(F.count(F.lit(1)).alias("read"), F.count("reason").alias("rejected"))
-    snapshots, history, weather, air = (valid(rows) for rows in typed.values())
+    ok = {name: valid(rows) for name, rows in typed.items()}
+    snapshots, history = ok[COINCAP_ASSETS], ok[COINCAP_HISTORY]
+    weather, air = ok[OPENWEATHER_WEATHER], ok[OPENWEATHER_AIR]
     tables = {
         ASSETS.name: assets(snapshots),
-        ASSET_PRICES.name: asset_prices(snapshots, history),
+        ASSET_PRICES.name: asset_prices(snapshots, history, ok.get(COINGECKO_HISTORY)),
         LOCATIONS.name: locations(weather),
-        WEATHER_OBSERVATIONS.name: weather_observations(weather),
+        WEATHER_OBSERVATIONS.name: weather_observations(weather, ok.get(OPEN_METEO_WEATHER)),
         AIR_QUALITY.name: air_quality(air),
     }
     return Outputs(tables, rejects, tally)
