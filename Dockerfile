@@ -1,6 +1,6 @@
 # Airflow 3 with the platform: the official image, Java for spark-submit, the project installed with
 # the same constraints file the local mode uses, the Spark job's connector jars and the dashboard's
-# browser libraries. The dashboard runs from this image too.
+# browser libraries. The dashboard and the file intake run from this image too.
 ARG AIRFLOW_VERSION=3.3.2
 ARG PYTHON_VERSION=3.11
 ARG PYSPARK_VERSION=4.0.1
@@ -24,8 +24,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 USER airflow
-# The airflow-auth volume mounts here: created by the airflow user so the volume starts out its own.
-RUN mkdir -p /opt/airflow/auth
+# The airflow-auth and files volumes mount here: created by the airflow user so the volumes start out its own.
+RUN mkdir -p /opt/airflow/auth /opt/platform/files/inbox /opt/platform/files/store
 WORKDIR /opt/platform
 COPY --chown=airflow:0 pyproject.toml constraints.txt README.md ./
 # Each component's folder, as in the checkout: pyproject.toml names their src/ roots of the one namespace.
@@ -38,7 +38,7 @@ COPY --chown=airflow:0 orchestration ./orchestration
 COPY --chown=airflow:0 launcher ./launcher
 COPY --chown=airflow:0 intake ./intake
 COPY --chown=airflow:0 dags ./dags
-RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e ".[airflow,dashboard]"
+RUN pip install --no-cache-dir --constraint constraints.txt "pyspark==${PYSPARK_VERSION}" -e ".[airflow,dashboard,intake]"
 COPY --from=jars --chown=airflow:0 /jars /opt/platform/jars
 # .dockerignore leaves out any node_modules of the build context: these are the build stage's.
 COPY --from=assets --chown=airflow:0 /assets/node_modules /opt/platform/dashboard/src/market_weather/dashboard/assets/node_modules

@@ -21,7 +21,7 @@ system-test:
 $(STAMP): pyproject.toml constraints.txt dashboard/src/market_weather/dashboard/assets/package-lock.json | system-run
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[airflow,stack,dashboard,bench,test]'
+	$(PY) -m pip install --quiet --constraint constraints.txt -e '.[airflow,stack,dashboard,intake,bench,test]'
 	$(PY) -m market_weather.dashboard.assets
 	touch $(STAMP)
 

@@ -253,16 +253,22 @@ def start_dashboard(settings, **overrides) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    # The API's description is served whether the databases answer or not.
+    return process, answering(process, url, "/api/openapi.json", "the dashboard")
+
+
+def answering(process: subprocess.Popen, url: str, path: str, what: str, timeout: float = 60) -> str:
+    """`url` once `path` answers 200 there; the process's output in the error when it ends or never answers."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(f"{url}/api/openapi.json", timeout=2).ok:  # served whether the databases answer or not
-                return process, url
+            if requests.get(f"{url}{path}", timeout=2).ok:
+                return url
         except requests.ConnectionError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise AssertionError(f"the dashboard did not start:\n{process.communicate()[0]}")
+            raise AssertionError(f"{what} did not start:\n{process.communicate()[0]}")
         time.sleep(0.3)
 
 

@@ -266,10 +266,11 @@ def test_the_openapi_description_documents_every_endpoint_the_pages_call(dashboa
         "/api/pipeline/dead-letters",
         "/api/pipeline/lake",
         "/api/pipeline/quality",
+        "/api/files",
     }
     scripts = "".join(
         (PROJECT_ROOT / "dashboard" / "src" / "market_weather" / "dashboard" / "static" / name).read_text()
-        for name in ("markets.js", "weather.js", "pipeline.js")
+        for name in ("markets.js", "weather.js", "pipeline.js", "files.js")
     )
     for path in paths - {"/api/health"}:
         assert f'"{path.removeprefix("/api/")}"' in scripts, f"{path} is not called by any page"
@@ -279,7 +280,7 @@ def test_the_openapi_description_documents_every_endpoint_the_pages_call(dashboa
 
 
 def test_pages_and_their_assets_are_served_by_the_dashboard_itself(dashboard):
-    for page in ("markets", "weather", "pipeline"):
+    for page in ("markets", "weather", "pipeline", "files"):
         html = requests.get(f"{dashboard}/{page}", timeout=10).text
         assert '<script src="/vendor/echarts/echarts.min.js">' in html and "http" not in html.split("<body")[0]
     echarts = requests.get(f"{dashboard}/vendor/echarts/echarts.min.js", timeout=10)
@@ -355,3 +356,42 @@ def test_a_table_a_later_migration_adds_is_readable_by_the_reader(reader, filled
             assert reader.execute("SELECT x FROM later_table").fetchone() == (7,)
         finally:
             owner.execute("DROP TABLE later_table")
+
+
+def test_the_files_api_lists_the_newest_files_with_their_status_counts_and_errors(dashboard, filled):
+    """What the Files page shows: read from the lake's `files`, newest first, counted by status."""
+    with MongoClient(filled.MONGO_URI, document_class=dict) as client:
+        files = client[filled.MONGO_DB].files
+        now = datetime.now(UTC)
+        counts = {"rows": 3, "valid": 2, "dead_lettered": 1, "duplicates": 0, "in_lake": 2, "loaded": 2}
+        files.insert_many(
+            [
+                {
+                    "_id": "file-old",
+                    "name": "old.csv",
+                    "status": "loaded",
+                    "received_at": now - timedelta(hours=1),
+                    "counts": counts,
+                    "errors": ["line 3: price: not a decimal ('x')"],
+                    "sha256": "a" * 64,
+                },
+                {
+                    "_id": "file-new",
+                    "name": "new.txt",
+                    "status": "rejected",
+                    "received_at": now,
+                    "counts": dict.fromkeys(counts, 0),
+                    "errors": ["415: 'new.txt' is not a .csv"],
+                },
+            ]
+        )
+        try:
+            answer = requests.get(f"{dashboard}/api/files", timeout=10).json()
+        finally:
+            files.delete_many({"_id": {"$in": ["file-old", "file-new"]}})
+    assert [f["id"] for f in answer["files"]] == ["file-new", "file-old"]
+    assert answer["files"][1]["counts"] == counts and answer["files"][1]["errors"] == [
+        "line 3: price: not a decimal ('x')"
+    ]
+    assert "sha256" not in answer["files"][1]
+    assert answer["by_status"]["loaded"] == 1 and answer["by_status"]["rejected"] == 1

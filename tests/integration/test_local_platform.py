@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import psutil
@@ -67,6 +68,8 @@ class AirflowApi(requests.Session):
         self.headers["Authorization"] = f"Bearer {token}"
 
 
+DAGS = ("ingest_coincap", "ingest_openweather", "lake_to_warehouse", "backfill_history", "intake_inbox")
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "files"
 # How long a request may wait for its answer: the stack has just started on two cores (Airflow's four components,
 # the first loads, the Spark Connect server's warm-up), and these tests check what it answers, not how fast (the
 # bench measures that).
@@ -131,12 +134,12 @@ def test_airflow_runs_as_its_four_components_on_postgres(platform):
     with psycopg.connect(host=str(platform.pg_run), port=s.POSTGRES_PORT, user=PG_SUPERUSER, dbname="airflow") as conn:
         owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'airflow'").fetchone()[0]
         deadline = time.monotonic() + 120  # the dag-processor parses the folder after it starts
-        while len(dags := {row[0] for row in conn.execute("SELECT dag_id FROM dag")}) < 4:
+        while len(dags := {row[0] for row in conn.execute("SELECT dag_id FROM dag")}) < len(DAGS):
             if time.monotonic() > deadline:
                 break
             time.sleep(3)
     assert owner == s.AIRFLOW_DB_USER
-    assert dags == {"ingest_coincap", "ingest_openweather", "lake_to_warehouse", "backfill_history"}
+    assert dags == set(DAGS)
 
 
 def test_airflow_keys_are_made_once_for_the_owner_alone(platform):
@@ -158,15 +161,10 @@ def test_airflow_is_healthy_with_our_dags_unpaused(platform):
     while True:
         listed = api.get(f"{api.base}/api/v2/dags", timeout=ANSWER_S).json()["dags"]
         dags = {d["dag_id"]: d["is_paused"] for d in listed}
-        if len(dags) == 4 or time.monotonic() > deadline:
+        if len(dags) == len(DAGS) or time.monotonic() > deadline:
             break
         time.sleep(5)
-    assert dags == {
-        "ingest_coincap": False,
-        "ingest_openweather": False,
-        "lake_to_warehouse": False,
-        "backfill_history": False,
-    }
+    assert dags == dict.fromkeys(DAGS, False)
     wrong = requests.post(f"{api.base}/auth/token", json={"username": "admin", "password": "nope"}, timeout=ANSWER_S)
     assert wrong.status_code in (401, 403)
 
@@ -207,6 +205,50 @@ def test_data_flows_from_the_schedules_to_the_warehouse(platform):
     assert logs.status_code == 200
     events = " ".join(str(line.get("event", "")) for line in logs.json()["content"])
     assert f"run {done['dag_run_id']}: " in events and " read, " in events, "the job's summary line"
+
+
+def wait_for_file(lake, query: dict, status: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while (found := lake.files.find_one(query)) is None or found["status"] != status:
+        if time.monotonic() > deadline:
+            pytest.fail(f"no file {query} became {status} within {timeout:.0f} s: {found}")
+        time.sleep(1)
+    return found
+
+
+def test_a_file_dropped_in_the_inbox_is_taken_by_airflow_within_seconds_and_loaded(platform):
+    """The inbox DAG's deferrable sensor (the triggerer looks) sees the file once renamed from .part; its task lands
+    the rows and archives the file; the next scheduled load makes it `loaded`."""
+    inbox = platform.settings.INBOX_DIR
+    partial = inbox / "btc-usd-max.csv.part"
+    partial.write_bytes((FIXTURES / "btc-usd-max.csv").read_bytes())
+    time.sleep(5)
+    assert partial.exists(), "a .part file is not taken"
+    dropped = time.monotonic()
+    partial.rename(inbox / "btc-usd-max.csv")
+    archived = inbox / "archive" / "btc-usd-max.csv"
+    while not archived.exists():
+        assert time.monotonic() - dropped < 90, f"not taken within 90 s; see {platform.log_dir}"
+        time.sleep(0.5)
+    taken_after = time.monotonic() - dropped
+    with MongoClient(platform.settings.MONGO_URI, document_class=dict) as client:
+        lake = client[platform.settings.MONGO_DB]
+        landed = wait_for_file(lake, {"name": "btc-usd-max.csv"}, "in_lake", 30)
+        assert landed["via"] == "inbox" and landed["counts"]["in_lake"] == 6
+        loaded = wait_for_file(lake, {"_id": landed["_id"]}, "loaded", 240)
+    assert loaded["counts"]["loaded"] == 6
+    with psycopg.connect(**platform.settings.postgres_conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM asset_prices WHERE from_file").fetchone()[0] == 6
+    print(f"taken {taken_after:.1f} s after the rename")
+
+    # The same stack's intake service takes an upload with its login, the Open-Meteo file.
+    url = f"http://127.0.0.1:{platform.settings.INTAKE_PORT}"
+    login = (platform.settings.INTAKE_USER, platform.settings.INTAKE_PASSWORD.get_secret_value())
+    content = (FIXTURES / "open-meteo-paris-hourly.csv").read_bytes()
+    upload = {"file": ("paris.csv", content)}
+    assert requests.post(f"{url}/api/files", files=upload, timeout=ANSWER_S).status_code == 401
+    answer = requests.post(f"{url}/api/files", files=upload, auth=login, timeout=ANSWER_S)
+    assert answer.status_code == 202, answer.text
 
 
 def test_a_killed_spark_connect_server_comes_back_and_the_load_retries_losing_nothing(platform):
@@ -370,10 +412,17 @@ def test_make_run_on_a_running_stack_starts_nothing_and_prints_every_url(platfor
     result = run_module(env, "market_weather.stack", "run", timeout=300)
     assert result.returncode == 0, result.stderr
     assert "already running; nothing started twice" in result.stdout
-    uis = (s.AIRFLOW_UI_PORT, s.MONGO_EXPRESS_PORT, s.PGADMIN_PORT, s.SPARK_MASTER_UI_PORT, s.SPARK_CONNECT_UI_PORT)
+    uis = (
+        s.AIRFLOW_UI_PORT,
+        s.MONGO_EXPRESS_PORT,
+        s.PGADMIN_PORT,
+        s.SPARK_MASTER_UI_PORT,
+        s.SPARK_CONNECT_UI_PORT,
+        s.INTAKE_PORT,
+    )
     for port in (*uis, s.DASHBOARD_PORT):
         assert f"http://127.0.0.1:{port}" in result.stdout, result.stdout
-    assert "Spark master" in result.stdout
+    assert "Spark master" in result.stdout and str(s.INBOX_DIR) in result.stdout
     for name in CORE + PLATFORM:
         assert f"ok   {name}" in result.stdout, result.stdout
 

@@ -104,6 +104,7 @@ def test_ports_match_the_readme_table():
         "spark-connect": 4040,
         "airflow-apiserver": 8081,
         "dashboard": 8083,
+        "intake": 8085,
     }
 
 

@@ -52,7 +52,13 @@ def dagbag(request, tmp_path_factory):
 
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"ingest_coincap", "ingest_openweather", "lake_to_warehouse", "backfill_history"}
+    assert set(dagbag.dag_ids) == {
+        "ingest_coincap",
+        "ingest_openweather",
+        "lake_to_warehouse",
+        "backfill_history",
+        "intake_inbox",
+    }
 
 
 def test_every_dag_has_docs_tags_retries_and_one_run_at_a_time(dagbag):
@@ -79,15 +85,28 @@ def test_ingest_tasks_use_the_api_pools_and_publish_lake_assets(dagbag):
     assert sorted(a.uri.rsplit("/", 1)[-1] for a in weather.outlets) == ["openweather_air", "openweather_weather"]
 
 
-def test_the_warehouse_load_is_scheduled_on_the_ingest_assets(dagbag):
+def test_the_warehouse_load_is_scheduled_on_the_ingest_and_inbox_assets(dagbag):
     load = dagbag.dags["lake_to_warehouse"]
-    produced = {a.uri for dag_id in EXPECTED_SCHEDULES for t in dagbag.dags[dag_id].tasks for a in t.outlets}
+    producers = (*EXPECTED_SCHEDULES, "intake_inbox")
+    produced = {a.uri for dag_id in producers for t in dagbag.dags[dag_id].tasks for a in t.outlets}
     consumed = {a.uri for a in load.timetable.asset_condition.objects}
     assert type(load.timetable.asset_condition).__name__ == "AssetAny"  # any new ingest triggers a load
     assert consumed == produced
     task = load.get_task("load_warehouse")
     assert type(task).__name__ == "_PySparkDecoratedOperator" and task.conn_id == "spark_connect_default"
     assert task.python_callable.__name__ == "load_warehouse"
+
+
+def test_the_inbox_waits_on_a_deferrable_sensor_over_the_inbox_connection_then_takes_the_files(dagbag):
+    inbox = dagbag.dags["intake_inbox"]
+    assert type(inbox.timetable).__name__ == "ContinuousTimetable" and inbox.max_active_runs == 1
+    wait = inbox.get_task("wait_for_a_file")
+    assert type(wait).__name__ == "FileSensor" and wait.deferrable and wait.fs_conn_id == "inbox_fs"
+    assert wait.poke_interval <= 5, "a file is picked up within seconds"
+    assert wait.soft_fail, "a run that waited its longest ends skipped, and the next one waits again"
+    take = inbox.get_task("take_files")
+    assert [t.task_id for t in wait.downstream_list] == ["take_files"]
+    assert sorted(a.uri.rsplit("/", 1)[-1] for a in take.outlets) == ["coingecko_history", "open_meteo_weather"]
 
 
 def test_backfill_is_manual_with_params_and_ends_with_the_load(dagbag):

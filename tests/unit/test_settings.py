@@ -8,7 +8,10 @@ from market_weather.settings import (
     PROJECT_ROOT,
     AirflowSettings,
     ApiSettings,
+    CoveredSettings,
     DashboardSettings,
+    InboxSettings,
+    IntakeSettings,
     LakeReaderSettings,
     LakeServerSettings,
     LakeSettings,
@@ -40,6 +43,9 @@ GROUPS = (
     AirflowSettings,
     QualitySettings,
     DashboardSettings,
+    CoveredSettings,
+    InboxSettings,
+    IntakeSettings,
 )
 
 
@@ -221,7 +227,12 @@ def test_airflow_connections_carry_the_settings(monkeypatch):
         "AIRFLOW_CONN_SPARK_CONNECT_DEFAULT",
         "AIRFLOW_CONN_LAKE_MONGO",
         "AIRFLOW_CONN_WAREHOUSE_POSTGRES",
+        "AIRFLOW_CONN_INBOX_FS",
     }
+    monkeypatch.setenv("AIRFLOW_CONN_INBOX_FS", env["AIRFLOW_CONN_INBOX_FS"])
+    from airflow.providers.standard.hooks.filesystem import FSHook
+
+    assert FSHook(fs_conn_id="inbox_fs").get_path() == str(s.INBOX_DIR), "where the inbox's sensor looks"
     spark = Connection.from_json(env["AIRFLOW_CONN_SPARK_CONNECT_DEFAULT"], conn_id="spark_connect_default")
     assert (spark.conn_type, spark.host, spark.port) == ("spark_connect", "sparkhost", 15010)
     monkeypatch.setenv("AIRFLOW_CONN_SPARK_CONNECT_DEFAULT", env["AIRFLOW_CONN_SPARK_CONNECT_DEFAULT"])

@@ -13,12 +13,13 @@ import pytest
 from pymongo.uri_parser import parse_uri
 
 from market_weather.orchestration.connections import SPARK_CONNECT_CONN_ID, airflow_connections
-from market_weather.settings import PROJECT_ROOT, DashboardSettings, load_settings
+from market_weather.settings import PROJECT_ROOT, DashboardSettings, IntakeSettings, load_settings
 from market_weather.stack import airflow_local, mongo_express, spark_cluster
 from market_weather.stack.programs import AFTER_API_SERVER, COMPOSE_SERVICES, CORE, PLATFORM
 from market_weather.stack.services import LocalStack
-from tests.unit.test_compose import ENV, ONE_SHOT, SERVICES, interpolate
+from tests.unit.test_compose import COMPOSE, ENV, ONE_SHOT, SERVICES, interpolate
 
+COMPOSE_VOLUMES = COMPOSE["volumes"]
 AIRFLOW_ENV = {name: interpolate(str(value)) for name, value in SERVICES["airflow-scheduler"]["environment"].items()}
 
 
@@ -232,3 +233,52 @@ def test_the_dashboard_starts_after_the_warehouse_migrations_in_both_modes(local
     depends = SERVICES["dashboard"]["depends_on"]
     assert depends["airflow-init"] == {"condition": "service_completed_successfully"}
     assert "python -m market_weather.warehouse.migrate" in " ".join(SERVICES["airflow-init"]["command"])
+
+
+# ---------------------------------------------------------------------------------------------- intake
+INTAKE = SERVICES["intake"]
+
+
+def test_the_intake_runs_the_same_module_with_the_same_settings_names_in_both_modes(local):
+    """The intake's settings and nothing else, in both modes: no warehouse login, no API key."""
+    argv, compose = local["intake"].command, INTAKE["command"]
+    assert Path(argv[0]).name.startswith("python") and compose[0] == "python"
+    assert argv[1:] == compose[1:] == ["-m", "market_weather.intake"]
+    env = local["intake"].environment
+    assert set(env) == set(INTAKE["environment"]) == set(IntakeSettings.model_fields)
+    for secret in ("POSTGRES_PASSWORD", "COINCAP_API_KEY", "OPENWEATHER_API_KEY", "AIRFLOW_DB_PASSWORD"):
+        assert secret not in env and secret not in INTAKE["environment"]
+    assert "env_file" not in INTAKE, ".env holds the warehouse's owner's password"
+
+
+def test_the_intake_settings_agree_where_the_modes_can(local):
+    env = local["intake"].environment
+    compose = {name: interpolate(str(value)) for name, value in INTAKE["environment"].items()}
+    for name in ("MONGO_DB", "COINCAP_ASSETS", "INTAKE_USER", "INTAKE_PASSWORD"):
+        assert env[name] == compose[name] == ENV[name], name
+    covered = load_settings(IntakeSettings, _env_file=None, **env), load_settings(IntakeSettings, **compose)
+    assert covered[0].OPENWEATHER_LOCATIONS == covered[1].OPENWEATHER_LOCATIONS
+    assert env["FILE_MAX_BYTES"] == compose["FILE_MAX_BYTES"] == ENV["FILE_MAX_BYTES"]
+    assert env["INTAKE_HOST"] == "127.0.0.1" and compose["INTAKE_HOST"] == "0.0.0.0"
+    assert env["INTAKE_PORT"] == ENV["INTAKE_PORT"]
+    assert INTAKE["ports"] == [f"127.0.0.1:${{INTAKE_PORT}}:{compose['INTAKE_PORT']}"]
+    # The lake's pipeline login in both modes: the intake lands rows.
+    owner = parse_uri(str(ENV["MONGO_URI"]))
+    for uri in (env["MONGO_URI"], compose["MONGO_URI"]):
+        assert (parse_uri(uri)["username"], parse_uri(uri)["password"]) == (owner["username"], owner["password"])
+    assert parse_uri(compose["MONGO_URI"])["nodelist"] == [("mongo", 27017)]
+
+
+def test_the_drop_folder_is_where_the_intake_and_airflows_inbox_look_in_both_modes(local):
+    """Locally one folder (INBOX_DIR) for the intake and the inbox's connection; in compose the files volume, mounted
+    in the intake and every Airflow component (the triggerer's sensor looks, the scheduler's task takes)."""
+    settings = load_settings(LOCAL_STATE_DIR=Path("/unused"))
+    inbox = json.loads(airflow_connections(settings)["AIRFLOW_CONN_INBOX_FS"])
+    assert inbox == {"conn_type": "fs", "extra": {"path": local["intake"].environment["INBOX_DIR"]}}
+    compose_inbox = json.loads(AIRFLOW_ENV["AIRFLOW_CONN_INBOX_FS"])["extra"]["path"]
+    assert compose_inbox == INTAKE["environment"]["INBOX_DIR"] == AIRFLOW_ENV["INBOX_DIR"]
+    for name in ("intake", "airflow-scheduler", "airflow-triggerer"):
+        mounts = {m.split(":")[1]: m.split(":")[0] for m in SERVICES[name]["volumes"] if ":" in m}
+        assert mounts.get("/opt/platform/files") == "files", name
+        assert compose_inbox.startswith("/opt/platform/files/")
+    assert "files" in COMPOSE_VOLUMES

@@ -138,24 +138,11 @@ class WarehouseSettings(WarehouseReaderSettings):
         return self._conninfo(self.POSTGRES_USER, self.POSTGRES_PASSWORD)
 
 
-class ApiSettings(SettingsGroup):
-    """CoinCap and OpenWeather: keys, addresses, what to fetch, and live or simulated."""
+class CoveredSettings(SettingsGroup):
+    """What the platform covers: the CoinCap assets and the locations it fetches, and takes in from files."""
 
-    COINCAP_API_KEY: SecretStr | None = None
-    COINCAP_BASE_URL: str = "https://rest.coincap.io/v3"
     COINCAP_ASSETS: Annotated[list[str], NoDecode] = ["bitcoin", "ethereum"]
-
-    OPENWEATHER_API_KEY: SecretStr | None = None
-    OPENWEATHER_BASE_URL: str = "https://api.openweathermap.org"
     OPENWEATHER_LOCATIONS: Annotated[list[Location], NoDecode] = [Location("paris", "Paris", 48.8566, 2.3522)]
-
-    PRODUCER_SOURCE: Literal["auto", "live", "simulated"] = "auto"
-    SIMULATOR_SEED: int = 42
-
-    @field_validator("COINCAP_API_KEY", "OPENWEATHER_API_KEY", mode="before")
-    @classmethod
-    def _blank_key_is_none(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("COINCAP_ASSETS", mode="before")
     @classmethod
@@ -177,6 +164,24 @@ class ApiSettings(SettingsGroup):
         if not value:
             raise ValueError("name at least one location as id:Name:lat:lon")
         return value
+
+
+class ApiSettings(CoveredSettings):
+    """CoinCap and OpenWeather: keys, addresses, what to fetch, and live or simulated."""
+
+    COINCAP_API_KEY: SecretStr | None = None
+    COINCAP_BASE_URL: str = "https://rest.coincap.io/v3"
+
+    OPENWEATHER_API_KEY: SecretStr | None = None
+    OPENWEATHER_BASE_URL: str = "https://api.openweathermap.org"
+
+    PRODUCER_SOURCE: Literal["auto", "live", "simulated"] = "auto"
+    SIMULATOR_SEED: int = 42
+
+    @field_validator("COINCAP_API_KEY", "OPENWEATHER_API_KEY", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("COINCAP_BASE_URL", "OPENWEATHER_BASE_URL")
     @classmethod
@@ -280,6 +285,28 @@ class DashboardSettings(LakeSettings, WarehouseReaderSettings, ScheduleSettings)
     DASHBOARD_HOST: str = "127.0.0.1"
 
 
+class InboxSettings(SettingsGroup):
+    """Where files are taken in: the drop folder Airflow watches, and the store of every file taken in, by content."""
+
+    # A file dropped here is taken in within seconds (the intake_inbox DAG), then moved to its `archive/`, or to its
+    # `rejected/` with a reason beside it. A name starting with a dot or ending in .part is left alone until renamed.
+    INBOX_DIR: Path = PROJECT_ROOT / "inbox"
+    # Every file taken in, under its content's SHA-256.
+    FILES_DIR: Path = PROJECT_ROOT / ".local" / "files"
+    # The largest file taken in (its content once ungzipped, too).
+    FILE_MAX_BYTES: int = Field(2 * 1024**3, ge=1024)
+
+
+class IntakeSettings(LakeSettings, CoveredSettings, InboxSettings):
+    """The file intake: its service's address and login, the lake it lands rows in, what the platform covers."""
+
+    INTAKE_PORT: int = Field(8085, ge=1, le=65535)
+    # 127.0.0.1 in the local mode; 0.0.0.0 inside its container, published on 127.0.0.1 only.
+    INTAKE_HOST: str = "127.0.0.1"
+    INTAKE_USER: str = Field("admin", min_length=1)
+    INTAKE_PASSWORD: SecretStr = SecretStr("platform-local")
+
+
 class AirflowSettings(SettingsGroup):
     """Airflow's own metadata database on the platform's PostgreSQL: its role and password."""
 
@@ -302,6 +329,7 @@ class QualitySettings(SettingsGroup):
 
 class Settings(
     ProducerSettings,
+    IntakeSettings,
     WarehouseSettings,
     DashboardSettings,
     ScheduleSettings,

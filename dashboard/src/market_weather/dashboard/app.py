@@ -1,4 +1,4 @@
-"""The dashboard's web app: three pages and the JSON API under `/api/` that they call.
+"""The dashboard's web app: four pages and the JSON API under `/api/` that they call.
 
 The API is described at `/api/openapi.json` (browsable at `/api/docs`, in a Swagger UI the dashboard serves
 itself, like the pages' ECharts: the API's page works offline too). A malformed query parameter
@@ -20,20 +20,19 @@ import pymongo.errors
 from fastapi import FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from market_weather.dashboard import assets
-from market_weather.dashboard.data import RANGES, Interval, Lake, NotFound, Range, Warehouse, freshness
+from market_weather.dashboard.data import RANGES, Interval, Lake, NotFound, Range, Warehouse, files, freshness
 from market_weather.settings import DashboardSettings
 
 HERE = Path(__file__).resolve().parent
 REFRESH_SECONDS = 10
 OPENAPI_URL = "/api/openapi.json"
-PAGES = {"markets": "Markets", "weather": "Weather & air", "pipeline": "Pipeline"}
+PAGES = {"markets": "Markets", "weather": "Weather & air", "pipeline": "Pipeline", "files": "Files"}
 log = logging.getLogger("market_weather.dashboard")
 
 AssetId = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="a CoinCap asset slug")]
@@ -125,15 +124,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=OPENAPI_URL,
-            title="API · market and weather platform",
-            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-            # No validator badge: Swagger UI would fetch it from a validator elsewhere.
-            swagger_ui_parameters={"validatorUrl": None},
-        )
+        return assets.docs_page(OPENAPI_URL, "API · market and weather platform")
 
     # -------------------------------------------------------------------------------------- api
     @app.get("/api/health", tags=["service"])
@@ -189,6 +180,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         """Documents per lake collection, as of the latest count (`counted_at`; the lake is counted in the
         background, at most every 30 s, and less often when counting takes long)."""
         return lake.counts()
+
+    @app.get("/api/files", tags=["files"])
+    def taken_files(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
+        """The newest files taken in (uploaded to the intake or dropped in its folder): status (`received`,
+        `in_lake`, `loaded`, or `rejected` / `failed`), counts and first errors; and the files per status."""
+        return files(lake, limit)
 
     @app.get("/api/pipeline/quality", tags=["pipeline"])
     def quality() -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "assets"
 ECHARTS = PACKAGE_DIR / "node_modules" / "echarts" / "dist" / "echarts.min.js"
@@ -42,6 +43,21 @@ def ensure_installed() -> Path:
     if result.returncode != 0 or not installed():
         raise AssetsMissing(f"npm ci of the dashboard's assets failed in {PACKAGE_DIR}:\n{result.stderr[-2000:]}")
     return PACKAGE_DIR / "node_modules"
+
+
+def docs_page(openapi_url: str, title: str) -> Any:
+    """The API's page on Swagger UI as served from here (`/vendor/swagger-ui/...`): nothing is fetched from
+    elsewhere, not even the validator's badge."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    return get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=title,
+        swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
 
 
 def main() -> int:

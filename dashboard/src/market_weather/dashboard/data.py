@@ -30,6 +30,7 @@ from market_weather.contract import (
     COINCAP_HISTORY,
     DEAD_LETTERS,
     FETCHED_AT,
+    FILES,
     OPENWEATHER_AIR,
     OPENWEATHER_WEATHER,
     RAW_COLLECTIONS,
@@ -456,6 +457,28 @@ class Lake:
             .limit(NEWEST_DEAD_LETTERS)
         ]
         return {"bucket": unit, "buckets": buckets, "newest": newest}
+
+
+FILE_STATUSES = ("received", "in_lake", "loaded", "rejected", "failed")
+
+
+def files(lake: Lake, limit: int) -> dict:
+    """The newest files taken in (uploaded or dropped), each with its status, counts and first errors; and how many
+    files there are by status."""
+    shown = ("name", "size", "format", "via", "status", "received_at", "finished_at", "loaded_at", "counts", "errors")
+    newest = [
+        {
+            "id": doc["_id"],
+            **{name: doc.get(name) for name in shown},
+            **{name: _iso(doc.get(name)) for name in ("received_at", "finished_at", "loaded_at")},
+            "errors": [printable(str(e), 300) for e in (doc.get("errors") or [])],
+        }
+        for doc in lake.db[FILES].find({}, {"sha256": 0}).sort("received_at", DESCENDING).limit(limit)
+    ]
+    by_status = {s: 0 for s in FILE_STATUSES}
+    for group in lake.db[FILES].aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+        by_status[str(group["_id"])] = group["n"]
+    return {"by_status": by_status, "files": newest}
 
 
 def freshness(warehouse: Warehouse, lake: Lake, span: timedelta | None) -> dict:

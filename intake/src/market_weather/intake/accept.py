@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,23 +22,31 @@ from typing import IO
 
 from pymongo import ASCENDING
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
-from market_weather.contract import COINCAP_ASSETS, COINCAP_HISTORY, OPENWEATHER_WEATHER
+from market_weather.contract import (
+    COINCAP_ASSETS,
+    COINCAP_HISTORY,
+    COINGECKO_HISTORY,
+    FILES,
+    OPEN_METEO_WEATHER,
+    OPENWEATHER_WEATHER,
+)
 from market_weather.intake import rows
 from market_weather.intake.formats import Format, Line, Opened, Refused, open_file
-from market_weather.lake import Batch, LakeWriter, ensure_raw_indexes
+from market_weather.lake import Batch, LakeWriter, ensure_lake_indexes
+from market_weather.producer.simulated import KNOWN_ASSETS
 from market_weather.settings import Location
 from market_weather.text import printable
 from market_weather.times import as_utc, utc_now
 
-FILES = "files"
 BATCH_ROWS = 5_000
 FIRST_ERRORS = 20
 COPY_CHUNK = 1024 * 1024
 # The APIs' collections whose rows a file's row may not override, by the file collection it would land in.
 API_KEYS = {
-    rows.COINGECKO_HISTORY: (COINCAP_HISTORY, COINCAP_ASSETS),
-    rows.OPEN_METEO_WEATHER: (OPENWEATHER_WEATHER,),
+    COINGECKO_HISTORY: (COINCAP_HISTORY, COINCAP_ASSETS),
+    OPEN_METEO_WEATHER: (OPENWEATHER_WEATHER,),
 }
 
 
@@ -76,41 +84,79 @@ class Counts:
 
 
 def ensure_file_indexes(db: Database) -> None:
-    """`files` by content hash and by status; the file collections with the raw collections' indexes."""
-    db[FILES].create_index([("sha256", ASCENDING)], name="sha256")
+    """`files` by content hash and by status; the lake's collections with their indexes."""
+    # One document per content: two uploads of the same file at the same time record it once (a file refused before
+    # it was read to its end has no hash).
+    db[FILES].create_index([("sha256", ASCENDING)], name="sha256", unique=True, sparse=True)
     db[FILES].create_index([("status", ASCENDING)], name="status")
-    for name in rows.FILE_COLLECTIONS:
-        ensure_raw_indexes(db[name])
+    ensure_lake_indexes(db)
+
+
+class Receiver:
+    """A file being copied into the store as it arrives, a chunk at a time (an upload's parts, a dropped file's
+    reads): hashed as it goes, refused (413) the moment it passes `limit`, its partial copy removed unless it ends
+    as a Stored file."""
+
+    def __init__(self, store: Path, limit: int) -> None:
+        self.store, self.limit = store, limit
+        incoming = store / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        self.partial = incoming / f"{uuid.uuid4().hex}.part"
+        self._out: IO[bytes] | None = self.partial.open("wb")
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.abort()
+            raise Refused(413, f"the file is larger than FILE_MAX_BYTES ({self.limit:,} bytes)")
+        self._digest.update(chunk)
+        assert self._out is not None
+        self._out.write(chunk)
+
+    def finish(self) -> Stored:
+        """The file, stored under its SHA-256; 400 when it is empty."""
+        try:
+            assert self._out is not None
+            self._out.close()
+            self._out = None
+            if self.size == 0:
+                raise Refused(400, "the file is empty")
+            sha = self._digest.hexdigest()
+            final = self.store / sha[:2] / sha
+            final.parent.mkdir(exist_ok=True)
+            os.replace(self.partial, final)
+            return Stored(sha, self.size, final)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self.partial.unlink(missing_ok=True)
 
 
 def receive(stream: IO[bytes], store: Path, limit: int) -> Stored:
     """Copy `stream` into `store` under its SHA-256, refusing it (413) once past `limit` bytes and (400) empty."""
-    incoming = store / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    partial = incoming / f"{uuid.uuid4().hex}.part"
-    digest, size = hashlib.sha256(), 0
+    receiver = Receiver(store, limit)
     try:
-        with partial.open("wb") as out:
-            while chunk := stream.read(COPY_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise Refused(413, f"the file is larger than FILE_MAX_BYTES ({limit:,} bytes)")
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise Refused(400, "the file is empty")
-        sha = digest.hexdigest()
-        final = store / sha[:2] / sha
-        final.parent.mkdir(exist_ok=True)
-        os.replace(partial, final)
-        return Stored(sha, size, final)
+        while chunk := stream.read(COPY_CHUNK):
+            receiver.write(chunk)
+        return receiver.finish()
     finally:
-        partial.unlink(missing_ok=True)
+        receiver.abort()
+
+
+# A file whose rows are, or are being, in the lake: the same content again is taken as this one.
+TAKEN = ("received", "in_lake", "loaded")
 
 
 def duplicate_of(db: Database, stored: Stored) -> dict | None:
-    """The file taken before with the same content, if any (one refused does not count)."""
-    return db[FILES].find_one({"sha256": stored.sha256, "status": {"$ne": "rejected"}}, sort=[("received_at", 1)])
+    """The file taken before with the same content, if any (one refused, or whose taking in failed, does not count:
+    the same content may come again, with the form field it lacked or once the lake answers)."""
+    return db[FILES].find_one({"sha256": stored.sha256, "status": {"$in": list(TAKEN)}})
 
 
 def file_id(stored: Stored, received_at: datetime) -> str:
@@ -151,36 +197,60 @@ def check_whole(stored: Stored, context: Context, limit: int) -> Format:
     return plan.opened.format
 
 
-def take(db: Database, stored: Stored, context: Context, limit: int, received_at: datetime | None = None) -> dict:
-    """Land a stored file's rows and record it in `files`: its document (`in_lake`, or the first file's when the
-    same content was taken before). Refused, with nothing landed and the stored file removed, when it cannot be read
-    whole."""
+class Duplicate(Exception):
+    """The same content was taken before: `first` is that file's document."""
+
+    def __init__(self, first: dict) -> None:
+        super().__init__(f"the same content was taken as {first['_id']}")
+        self.first = first
+
+
+def admit(db: Database, stored: Stored, context: Context, limit: int, received_at: datetime | None = None) -> dict:
+    """Check a stored file whole and record it in `files` as `received`: its document. Refused, with nothing recorded
+    and the stored file removed, when it cannot be read to its end; Duplicate when its content was taken before (at
+    the same time too: `files` holds one document per content)."""
     first = duplicate_of(db, stored)
     if first is not None:
-        return first
-    received_at = received_at or utc_now()
+        raise Duplicate(first)
     try:
         fmt = check_whole(stored, context, limit)
     except Refused:
         stored.path.unlink(missing_ok=True)  # a file refused is not kept
         raise
-    identifier = file_id(stored, received_at)
+    received_at = received_at or utc_now()
     record = {
-        "_id": identifier,
+        "_id": file_id(stored, received_at),
         "name": printable(context.name, 200),
         "size": stored.size,
         "sha256": stored.sha256,
         "format": str(fmt),
         "via": context.via,
+        "asset": context.asset,
+        "location": context.location,
         "received_at": received_at,
         "finished_at": None,
         "status": "received",
         "counts": vars(Counts()),
         "errors": [],
     }
-    db[FILES].insert_one(record)
+    # The same content refused or failed before: this file takes its place.
+    db[FILES].delete_many({"sha256": stored.sha256, "status": {"$nin": list(TAKEN)}})
     try:
-        counts, errors = _land(db, stored, context, limit, rows.FileEnvelope(identifier, fmt, received_at))
+        db[FILES].insert_one(record)
+    except DuplicateKeyError:
+        first = duplicate_of(db, stored)
+        if first is None:
+            raise
+        raise Duplicate(first) from None
+    return record
+
+
+def land(db: Database, stored: Stored, context: Context, limit: int, record: dict) -> dict:
+    """Land the rows of a file `admit` recorded, and its status `in_lake` with its counts (`failed`, with why, when
+    the landing breaks off): its document."""
+    envelope = rows.FileEnvelope(record["_id"], Format(record["format"]), record["received_at"])
+    try:
+        counts, errors = _land(db, stored, context, limit, envelope)
     except Exception as exc:
         reason = printable(f"{type(exc).__name__}: {exc}", 500)
         failed = {"status": "failed", "finished_at": utc_now(), "errors": [reason]}
@@ -191,14 +261,25 @@ def take(db: Database, stored: Stored, context: Context, limit: int, received_at
     return record | done
 
 
-def record_rejected(db: Database, stored: Stored, context: Context, refused: Refused) -> dict:
-    """A file refused whole, in `files` (a dropped file: no one saw the answer), with why."""
+def take(db: Database, stored: Stored, context: Context, limit: int, received_at: datetime | None = None) -> dict:
+    """`admit` then `land`: the file's document (`in_lake`), or the first file's when the same content was taken
+    before."""
+    try:
+        record = admit(db, stored, context, limit, received_at)
+    except Duplicate as duplicate:
+        return duplicate.first
+    return land(db, stored, context, limit, record)
+
+
+def record_rejected(db: Database, context: Context, refused: Refused, size: int, sha256: str | None = None) -> dict:
+    """A file refused whole, in `files` (a dropped file: no one saw the answer), with why; without its hash when it
+    was refused before it was read to its end (too large, empty)."""
     now = utc_now()
     record = {
-        "_id": file_id(stored, now),
+        "_id": f"file-{now:%Y%m%dT%H%M%S}-{sha256[:12] if sha256 else uuid.uuid4().hex[:12]}",
         "name": printable(context.name, 200),
-        "size": stored.size,
-        "sha256": stored.sha256,
+        "size": size,
+        **({"sha256": sha256} if sha256 else {}),
         "format": None,
         "via": context.via,
         "received_at": now,
@@ -207,8 +288,22 @@ def record_rejected(db: Database, stored: Stored, context: Context, refused: Ref
         "counts": vars(Counts()),
         "errors": [f"{refused.status}: {refused.message}"],
     }
-    db[FILES].replace_one({"_id": record["_id"]}, record, upsert=True)
+    if sha256:  # the same content refused before: this refusal now
+        db[FILES].delete_many({"sha256": sha256, "status": {"$nin": list(TAKEN)}})
+    db[FILES].insert_one(record)
     return record
+
+
+def known_symbols(db: Database, configured: Iterable[str]) -> dict[str, str]:
+    """Upper-case symbol -> configured asset: the symbols CoinCap gave the assets (in the lake), over the well-known
+    ones; what a CoinGecko export's name (`btc-usd-max.csv`) is matched with."""
+    assets = list(configured)
+    symbols = {meta[0]: slug for slug, meta in KNOWN_ASSETS.items() if slug in assets}
+    for doc in db[COINCAP_ASSETS].find({"entity_id": {"$in": assets}}, {"entity_id": 1, "payload.symbol": 1}):
+        symbol = (doc.get("payload") or {}).get("symbol")
+        if isinstance(symbol, str) and symbol:
+            symbols[symbol.upper()] = doc["entity_id"]
+    return symbols
 
 
 def _land(
@@ -261,12 +356,12 @@ def _documents(
     try:
         if fmt is Format.COINGECKO_CSV:
             assert plan.asset is not None
-            yield rows.COINGECKO_HISTORY, rows.coingecko_document(envelope, plan.asset, line)
+            yield COINGECKO_HISTORY, rows.coingecko_document(envelope, plan.asset, line)
             return
         if fmt is Format.OPEN_METEO_CSV:
             assert plan.location is not None and plan.columns is not None
             made = rows.open_meteo_document(envelope, plan.location, plan.offset, plan.columns, line)
-            yield rows.OPEN_METEO_WEATHER, made
+            yield OPEN_METEO_WEATHER, made
             return
     except rows.RowError as exc:
         letter(envelope.dead_letter(line.number, str(exc), line.fields))

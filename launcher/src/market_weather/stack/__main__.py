@@ -36,13 +36,15 @@ def _start(full: bool) -> LocalStack:
 
 @app.command()
 def run() -> None:
-    """The whole platform: services, Airflow with the DAGs unpaused, Mongo Express, pgAdmin, the dashboard."""
+    """The whole platform: services, Airflow with the DAGs unpaused, Mongo Express, pgAdmin, the dashboard, the file
+    intake."""
     stack = _start(full=True)
     s = stack.settings
     uis = (
         ("Airflow", s.AIRFLOW_UI_PORT, s.AIRFLOW_ADMIN_USER, "AIRFLOW_ADMIN_PASSWORD"),
         ("Mongo Express", s.MONGO_EXPRESS_PORT, s.MONGO_EXPRESS_USER, "MONGO_EXPRESS_PASSWORD"),
         ("pgAdmin", s.PGADMIN_PORT, s.PGADMIN_EMAIL, "PGADMIN_PASSWORD"),
+        ("File intake", s.INTAKE_PORT, s.INTAKE_USER, "INTAKE_PASSWORD"),
     )
     typer.echo("\nopen:")
     for name, port, login, password in uis:
@@ -53,6 +55,7 @@ def run() -> None:
         f"  Spark Connect  http://127.0.0.1:{s.SPARK_CONNECT_UI_PORT}   each load's jobs, a session each (no login)\n"
         f"  PostgreSQL     127.0.0.1:{s.POSTGRES_PORT} database {s.POSTGRES_DB}, user {s.POSTGRES_USER}\n"
         f"  lake           {lake_server.where(s)}\n"
+        f"  drop folder    {s.INBOX_DIR}   files taken in within seconds (archive/ and rejected/ beside them)\n"
         "data flows on the DAG schedules (simulated unless API keys are set)."
     )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from market_weather.job import connect
-from market_weather.settings import DashboardSettings, Settings, SparkSettings
+from market_weather.settings import DashboardSettings, IntakeSettings, Settings, SparkSettings
 from market_weather.stack import airflow_local, lake_server, mongo_express, pgadmin, postgres_cluster, spark_cluster
 
 CORE = ("postgres", "lake")
@@ -30,6 +30,7 @@ PLATFORM = (
     "mongo_express",
     "pgadmin",
     "dashboard",
+    "intake",
 )
 AFTER_API_SERVER = tuple(name for name in airflow_local.COMPONENTS if name != "airflow_apiserver")
 # The compose service each program stands for (a test holds the two files to it).
@@ -46,6 +47,7 @@ COMPOSE_SERVICES = {
     "mongo_express": "mongo-express",
     "pgadmin": "pgadmin",
     "dashboard": "dashboard",
+    "intake": "intake",
 }
 
 
@@ -194,3 +196,27 @@ def dashboard_check(settings: Settings) -> str:
     with urllib.request.urlopen(f"{url}/api/health", timeout=3) as response:
         login = json.load(response)["warehouse_login"]
     return f"dashboard on {url}/ (reads the warehouse as {login})"
+
+
+def intake_program(settings: Settings) -> Program:
+    """The file intake's service with its own settings and no others: the lake's pipeline login (it lands rows), no
+    warehouse login, no API key."""
+    environment = {
+        name: value for name, value in settings.as_environment().items() if name in IntakeSettings.model_fields
+    }
+    return Program(
+        "intake",
+        [sys.executable, "-m", "market_weather.intake"],
+        lambda: intake_check(settings),
+        [(settings.INTAKE_HOST, settings.INTAKE_PORT, "INTAKE_PORT")],
+        environment=environment,
+        autostart=False,
+    )
+
+
+def intake_check(settings: Settings) -> str:
+    """The intake answers and reaches the lake."""
+    url = f"http://127.0.0.1:{settings.INTAKE_PORT}"
+    with urllib.request.urlopen(f"{url}/api/health", timeout=3) as response:
+        json.load(response)
+    return f"file intake on {url}/ (log in as {settings.INTAKE_USER}); drop folder {settings.INBOX_DIR}"

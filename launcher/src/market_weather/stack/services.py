@@ -128,10 +128,13 @@ class LocalStack:
         if "pgadmin" in wanted:
             pgadmin.ensure_installed(self._pgadmin_venv)
             pgadmin.prepare(self.settings, self._pgadmin_venv, self.state_dir)
-        if "dashboard" in wanted:
+        if "dashboard" in wanted or "intake" in wanted:  # the intake serves the dashboard's copy of Swagger UI
             from market_weather.dashboard import assets
 
             assets.ensure_installed()
+        if "intake" in wanted or "airflow_triggerer" in wanted:
+            for folder in (self.settings.INBOX_DIR, self.settings.FILES_DIR):
+                folder.mkdir(parents=True, exist_ok=True)
 
     def _write_config(self, names) -> None:
         supervisord.write_config(self._programs(names), self.state_dir, self.log_dir, self.socket_path, self.conf_path)
@@ -169,6 +172,8 @@ class LocalStack:
             return programs.pgadmin_program(s, self._pgadmin_venv, self.state_dir)
         if name == "dashboard":
             return programs.dashboard_program(s)
+        if name == "intake":
+            return programs.intake_program(s)
         raise ValueError(f"no program {name!r} in the local stack")
 
     def _supervisor(self):

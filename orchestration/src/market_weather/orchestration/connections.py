@@ -1,7 +1,8 @@
 """The platform's Airflow connections, built from the settings in this one place.
 
 `spark_connect_default` (the Spark provider's Spark Connect type) is the server the warehouse loads run on, a
-session of their own each. `lake_mongo` and
+session of their own each. `inbox_fs` (the standard provider's File type) is the drop folder, INBOX_DIR, that the
+inbox's sensor watches and its task takes files from. `lake_mongo` and
 `warehouse_postgres` are how Airflow code reaches the lake and the warehouse (the MongoDB and
 PostgreSQL providers' hooks, the common SQL provider's check operators) rather than reading the
 settings itself; the ingest tasks hand the producer the lake `lake_mongo` names (`producer_settings`).
@@ -11,9 +12,12 @@ The local stack exports them as `AIRFLOW_CONN_*` variables.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from market_weather.settings import (
+    InboxSettings,
+    IntakeSettings,
     LakeSettings,
     ProducerSettings,
     Settings,
@@ -25,6 +29,7 @@ from market_weather.settings import (
 SPARK_CONNECT_CONN_ID = "spark_connect_default"
 LAKE_CONN_ID = "lake_mongo"
 WAREHOUSE_CONN_ID = "warehouse_postgres"
+INBOX_CONN_ID = "inbox_fs"
 
 
 def lake_connection(lake: LakeSettings) -> str:
@@ -40,10 +45,9 @@ def lake_connection(lake: LakeSettings) -> str:
     return urlunsplit(("mongo", parts.netloc, "/" + quote(lake.MONGO_DB, safe=""), urlencode(options), ""))
 
 
-def producer_settings() -> ProducerSettings:
-    """The producer's settings, its lake the one `lake_mongo` names as the MongoDB provider's hook reads it (from
-    an `AIRFLOW_CONN_*` variable, a secrets backend or Airflow's database): the ingest tasks write where the
-    warehouse checks read, and a connection changed in Airflow changes both. For a task, not a DAG file's parse."""
+def _lake_from_connection() -> dict[str, str]:
+    """MONGO_URI and MONGO_DB as the `lake_mongo` connection names them, as the MongoDB provider's hook reads it (from
+    an `AIRFLOW_CONN_*` variable, a secrets backend or Airflow's database). For a task, not a DAG file's parse."""
     from airflow.providers.mongo.hooks.mongo import MongoHook
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -57,7 +61,27 @@ def producer_settings() -> ProducerSettings:
         {name: str(value).lower() if isinstance(value, bool) else value for name, value in options.items()}
     )
     uri = f"{hook.uri}?{query}" if query else hook.uri
-    return get_settings(ProducerSettings).model_copy(update={"MONGO_URI": uri, "MONGO_DB": database})
+    return {"MONGO_URI": uri, "MONGO_DB": database}
+
+
+def producer_settings() -> ProducerSettings:
+    """The producer's settings, its lake the one `lake_mongo` names: the ingest tasks write where the warehouse
+    checks read, and a connection changed in Airflow changes both."""
+    return get_settings(ProducerSettings).model_copy(update=_lake_from_connection())
+
+
+def inbox_settings() -> IntakeSettings:
+    """The intake's settings for the inbox's task: its lake the one `lake_mongo` names, its drop folder the one
+    `inbox_fs` does (where the sensor looked)."""
+    from airflow.providers.standard.hooks.filesystem import FSHook
+
+    inbox = Path(FSHook(fs_conn_id=INBOX_CONN_ID).get_path())
+    return get_settings(IntakeSettings).model_copy(update={**_lake_from_connection(), "INBOX_DIR": inbox})
+
+
+def inbox_connection(inbox: InboxSettings) -> str:
+    """INBOX_DIR as a `fs` connection."""
+    return json.dumps({"conn_type": "fs", "extra": {"path": str(inbox.INBOX_DIR)}})
 
 
 def warehouse_connection(warehouse: WarehouseSettings) -> str:
@@ -87,4 +111,5 @@ def airflow_connections(settings: Settings) -> dict[str, str]:
         f"AIRFLOW_CONN_{SPARK_CONNECT_CONN_ID.upper()}": spark_connect_connection(settings),
         f"AIRFLOW_CONN_{LAKE_CONN_ID.upper()}": lake_connection(settings),
         f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": warehouse_connection(settings),
+        f"AIRFLOW_CONN_{INBOX_CONN_ID.upper()}": inbox_connection(settings),
     }
