@@ -299,7 +299,9 @@ def test_a_killed_spark_connect_server_comes_back_and_the_load_retries_losing_no
         assert state["try_number"] >= 2, "the retry loaded it"
         assert conn.execute("SELECT status FROM etl_runs WHERE run_id = %s", [run_id]).fetchone() == ("success",)
         stored = conn.execute(
-            "SELECT count(*), count(DISTINCT (asset_id, observed_at)) FROM asset_prices WHERE observed_at < %s", [end]
+            "SELECT count(*), count(DISTINCT (asset_id, observed_at)) FROM asset_prices "
+            "WHERE observed_at < %s AND NOT from_file",
+            [end],
         ).fetchone()
         assert stored == (len(points), len(points)), "every point once"
         assert conn.execute(
