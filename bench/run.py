@@ -84,6 +84,7 @@ FIGURES = (
     "warehouse_load",
     "memory",
     "incremental_and_idle",
+    "intake",
     "freshness",
 )
 # The lake servers compared, the fallback first; each figure of the comparison is reported as Rust ÷ Python.
@@ -109,11 +110,12 @@ class Scale:
     memory_points: tuple[int, int]
     freshness_cycles: int
     dashboard_requests: int  # timed requests per endpoint, and timed refreshes per page
+    intake_bytes: tuple[int, int]  # the two sizes of file taken in
 
 
 SCALES = {
-    "small": Scale(20_000, 50_000, 150_000, 10_000, (30_000, 150_000), 3, 15),
-    "default": Scale(100_000, 300_000, 2_000_000, 10_000, (100_000, 500_000), 10, 40),
+    "small": Scale(20_000, 50_000, 150_000, 10_000, (30_000, 150_000), 3, 15, (10_000_000, 100_000_000)),
+    "default": Scale(100_000, 300_000, 2_000_000, 10_000, (100_000, 500_000), 10, 40, (10_000_000, 1_000_000_000)),
 }
 ASSETS = ["bitcoin", "ethereum", "tether", "binance-coin", "solana", "xrp", "cardano", "dogecoin"]
 
@@ -886,6 +888,11 @@ class Bench:
             self.results["job_client_peak_rss_mb_large_volume"] / self.results["job_client_peak_rss_mb_small_volume"]
         )
 
+    def intake(self) -> None:
+        from bench import intake
+
+        intake.measure(self)
+
     def freshness(self) -> None:
         """In the running stack at a 1-minute cadence: fetched_at -> the run that made the row visible."""
         cycles = self.scale.freshness_cycles
@@ -1047,6 +1054,7 @@ class Bench:
             "warehouse_load": ("warehouse load: staging + merge vs COPY vs execute_batch", self._warehouse_load),
             "memory": ("memory at two volumes", self.memory),
             "incremental_and_idle": ("incremental and idle runs (cold start, as scheduled)", self.incremental_and_idle),
+            "intake": ("files in: upload -> lake against the raw floors at two sizes, drop -> warehouse", self.intake),
             "freshness": ("freshness in the running stack", self.freshness),
         }
         try:
@@ -1118,6 +1126,16 @@ ROWS = [
     ("job_client_peak_rss_mb", "the job's own process (its Spark Connect client) peak RSS, larger volume", "MB"),
     ("job_client_rss_growth_ratio", "that, larger ÷ smaller volume", "ratio"),
     (
+        "intake_floor_ratio",
+        "files in: upload → lake ÷ the slower raw floor (csv read, insert_many), rows/s, worse size",
+        "ratio",
+    ),
+    ("intake_mb_per_s_small_file", "upload → lake of the smaller file", "MB/s"),
+    ("intake_mb_per_s_large_file", "upload → lake of the larger file", "MB/s"),
+    ("intake_drop_to_warehouse_rows_per_s", "the smaller file dropped in the inbox → in the warehouse", "rows/s"),
+    ("intake_peak_rss_mb_large_file", "the intake service's peak RSS, larger file", "MB"),
+    ("intake_rss_growth_ratio", "that, larger ÷ smaller file", "ratio"),
+    (
         "dashboard_worst_page_p95_ms",
         "dashboard over the backfill: the slowest page's whole refresh (its API calls as its script makes them), p95",
         "ms",
@@ -1143,6 +1161,8 @@ GOALS: dict[str, tuple[str, float]] = {
     "freshness_p95_over_cadence": ("≤", 0.25),
     "producer_rss_growth_ratio": ("≤", 1.1),
     "driver_rss_growth_ratio": ("≤", 1.1),
+    "intake_floor_ratio": ("≥", 0.5),
+    "intake_rss_growth_ratio": ("≤", 1.1),
     "dashboard_worst_page_p95_share_of_second": ("≤", 1.0),
 }
 
@@ -1180,7 +1200,13 @@ def markdown(report: dict) -> str:
             lines.append(f"| `{key}` | {what} | not measured | {goal(key, None)} |")
             continue
         value = r[key]
-        shown = f"{value:,.0f}" if unit == "points/s" else f"{value:,.2f}" if unit != "ratio" else f"{value:.3f}"
+        shown = (
+            f"{value:,.0f}"
+            if unit in ("points/s", "rows/s")
+            else f"{value:,.2f}"
+            if unit != "ratio"
+            else f"{value:.3f}"
+        )
         lines.append(f"| `{key}` | {what} | {shown} {'' if unit == 'ratio' else unit} | {goal(key, value)} |")
     lines += ["", f"A goal of a figure that is to be no worse than today holds its value in {TODAY}.", ""]
     # Each figure's details when it was measured (its results are recorded together, at its end).
@@ -1217,11 +1243,39 @@ def markdown(report: dict) -> str:
             f"{r['job_client_peak_rss_mb_large_volume']:.0f} MB for "
             f"{r['memory_points_small_volume']:,} → {r['memory_points_large_volume']:,} points."
         )
+    if "intake_rss_growth_ratio" in r:
+        lines += intake_markdown(r)
     if "dashboard_p95_ms" in r:
         lines += dashboard_markdown(r)
     if "error" in r:
         lines += ["", f"The run stopped early: {r['error']}"]
     return "\n".join([*lines, ""])
+
+
+def intake_markdown(r: dict) -> list[str]:
+    lines = [
+        "",
+        "Files in, a CoinGecko-format CSV (a price a minute) uploaded to the intake service and followed to the lake:",
+        "",
+    ]
+    lines += ["| file | rows | upload → lake | csv floor | insert_many floor | ÷ slower floor | service peak RSS |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for label in ("small_file", "large_file"):
+        lines.append(
+            f"| {r[f'intake_bytes_{label}'] / 1e6:,.0f} MB | {r[f'intake_rows_{label}']:,} | "
+            f"{r[f'intake_rows_per_s_{label}']:,.0f} rows/s ({r[f'intake_mb_per_s_{label}']:.1f} MB/s, "
+            f"{r[f'intake_seconds_{label}']:.0f} s) | {r[f'intake_csv_floor_rows_per_s_{label}']:,.0f} rows/s | "
+            f"{r[f'intake_insert_floor_rows_per_s_{label}']:,.0f} rows/s | {r[f'intake_floor_ratio_{label}']:.3f} | "
+            f"{r[f'intake_peak_rss_mb_{label}']:.0f} MB |"
+        )
+    if "intake_drop_to_warehouse_seconds" in r:
+        lines += [
+            "",
+            f"The smaller file dropped in the inbox: in the lake after {r['intake_drop_to_lake_seconds']:.1f} s (the "
+            f"inbox task), in the warehouse after {r['intake_drop_to_warehouse_seconds']:.1f} s (a load on the Spark "
+            f"Connect server), {r['intake_drop_to_warehouse_rows_per_s']:,.0f} rows/s.",
+        ]
+    return lines
 
 
 LAKE_SERVER_ROWS = {
