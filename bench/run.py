@@ -7,7 +7,8 @@ one applies, so it holds on a noisy machine. Writes bench/results/<UTC timestamp
 The figures, in the order they run (FIGURES): lake_servers (SecantusDB's Python and Rust servers side by side,
 each beside the stack on a folder and port of its own, at the small scale's sizes whatever the scale),
 lake_ingest, backfill, dashboard (the dashboard's API over the backfill's warehouse: p50 and p95 per endpoint,
-and per page for a whole refresh), warehouse_load, memory, incremental_and_idle, freshness. All but
+and per page for a whole refresh), warehouse_load, memory, incremental_and_idle, intake (files in at two sizes,
+bench/intake.py), freshness. All but
 lake_servers run on the lake server the stack runs (LAKE_SERVER).
 
 BENCH_SCALE=small finishes in about a quarter of an hour on two cores; the default scale is the one the
