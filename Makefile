@@ -75,7 +75,7 @@ test: system-test setup
 # (make test runs everything on the Rust server that setup builds).
 test-python-lake: system-test setup
 	LAKE_SERVER=python $(PY) -m pytest tests/integration/test_contract.py tests/integration/test_lake.py \
-	    tests/integration/test_lake_logins.py \
+	    tests/integration/test_lake_logins.py tests/integration/test_intake.py tests/integration/test_inbox.py \
 	    tests/integration/test_stack.py::test_started_services_report_healthy \
 	    tests/integration/test_pipeline.py::test_full_cycle_matches_values_computed_from_the_lake \
 	    tests/integration/test_dashboard.py::test_lake_counts_equal_the_lake \

@@ -136,7 +136,7 @@ def test_make_status_lists_the_services_without_makes_error_line(tmp_path):
     env = {**os.environ, "LOCAL_STATE_DIR": str(tmp_path)}
     result = subprocess.run(["make", "-s", "status"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0 and "make:" not in result.stdout + result.stderr
-    assert result.stdout.count("DOWN ") == len(CORE + PLATFORM) == 12
+    assert result.stdout.count("DOWN ") == len(CORE + PLATFORM) == 13
 
 
 def test_cli_reports_a_malformed_setting_by_name(tmp_path):
